@@ -1,0 +1,39 @@
+# Everything a newcomer needs: `make demo` and `make test`. Each target creates the
+# virtual environment and installs the project first, so a fresh clone needs nothing
+# but Python 3.11, make and git.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test ui dbt-docs clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## Build everything on the bundled demo data and print what happened.
+demo: install
+	$(BIN)/cdp build
+
+## The whole test suite (pytest; it also runs dbt build on fixtures).
+test: install
+	$(BIN)/pytest
+
+## The Dagster UI on http://127.0.0.1:3000
+ui: install
+	$(BIN)/dbt parse --quiet
+	mkdir -p .dagster_home
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+
+## dbt's documentation site on http://127.0.0.1:8080
+dbt-docs: install
+	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --host 127.0.0.1 --port 8080
+
+clean:
+	rm -rf target logs warehouse/*.duckdb .dagster_home

@@ -1,0 +1,1 @@
+"""A warehouse-native customer data platform for retailers."""

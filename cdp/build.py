@@ -1,0 +1,56 @@
+"""`cdp build`: load raw files, build every model, report what happened.
+
+The steps run strictly one after another against the warehouse file (DuckDB allows one
+writer at a time): load the raw files, then dbt. Later steps that are Python (linkage,
+model fits) slot in between dbt selections here and in the Dagster definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from cdp.contract import raw_contract
+from cdp.dbt_runner import run_dbt
+from cdp.paths import demo_raw_dir, warehouse_path
+from cdp.raw_loader import LoadReport, load_raw_dir
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO-8601 timestamp as naive UTC; text without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(f"--as-of must be an ISO-8601 timestamp such as 2026-11-20T09:00:00Z, got {text!r}") from error
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def demo_as_of() -> datetime:
+    """The moment the bundled demo data's stories are told from (seeds/demo/as_of.txt)."""
+    return parse_as_of((demo_raw_dir() / "as_of.txt").read_text())
+
+
+@dataclass
+class BuildResult:
+    raw_dir: Path
+    as_of: datetime
+    load: LoadReport
+    warehouse: Path
+
+
+def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: str | None = None) -> BuildResult:
+    if raw_dir is None:
+        raw_dir = demo_raw_dir()
+        as_of = as_of or demo_as_of()
+    as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    warehouse = warehouse_path()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse)) as conn:
+        load = load_raw_dir(conn, Path(raw_dir), raw_contract())
+    run_dbt(["build"], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)

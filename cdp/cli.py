@@ -1,0 +1,71 @@
+"""The `cdp` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cdp.build import build, parse_as_of
+from cdp.contract import contract_markdown, raw_contract
+from cdp.dbt_runner import DbtError
+from cdp.paths import project_dir
+from cdp.raw_loader import RawContractError
+from cdp.summary import summary_lines
+
+
+def _build(args: argparse.Namespace) -> int:
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    result = build(raw_dir=args.raw_dir, as_of=as_of, target=args.target)
+    print()
+    print(f"Built {result.warehouse} from {result.raw_dir} as of {result.as_of.isoformat()}Z")
+    print(f"Loaded {result.load.rows:,} raw rows from {sum(1 for t in result.load.tables if t.file)} files")
+    for table in result.load.tables:
+        if table.ignored_columns:
+            print(f"  {table.file}: ignored columns not in the contract: {', '.join(table.ignored_columns)}")
+    for line in summary_lines(result.warehouse):
+        print(line)
+    return 0
+
+
+def _contract(args: argparse.Namespace) -> int:
+    text = contract_markdown(raw_contract())
+    if args.write:
+        target = project_dir() / "docs" / "raw-source-contract.md"
+        target.write_text(text)
+        print(f"wrote {target}")
+    else:
+        print(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform for retailers.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    build_cmd = commands.add_parser("build", help="load raw files and build every model")
+    build_cmd.add_argument("--raw-dir", type=Path, help="folder of <table>.csv/.parquet files (default: bundled demo data)")
+    build_cmd.add_argument("--as-of", help="ISO-8601 timestamp used as 'now' by every model (default: now; demo: its own date)")
+    build_cmd.add_argument("--target", help="dbt target from profiles.yml (default: duckdb)")
+    build_cmd.set_defaults(handler=_build)
+
+    contract_cmd = commands.add_parser("contract", help="print the raw source contract as Markdown")
+    contract_cmd.add_argument("--write", action="store_true", help="write docs/raw-source-contract.md instead")
+    contract_cmd.set_defaults(handler=_contract)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (RawContractError, ValueError, FileNotFoundError) as error:
+        print(f"cdp {args.command}: {error}", file=sys.stderr)
+        return 2
+    except DbtError as error:
+        print(f"cdp {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+{#
+    Run at the start of every dbt invocation: every raw source table that does not exist
+    yet is created empty, with the contract's columns as text. A retailer who has no
+    survey tool, say, simply has no survey_responses, and everything downstream sees an
+    empty table instead of failing.
+#}
+{% macro cdp_create_missing_sources() %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set statements = [] -%}
+    {%- for source in graph.sources.values() if source.package_name == project_name -%}
+        {%- set existing = adapter.get_relation(database=source.database, schema=source.schema, identifier=source.identifier) -%}
+        {%- if existing is none -%}
+            {%- set columns = [] -%}
+            {%- for column in source.columns.values() -%}
+                {%- do columns.append(adapter.quote(column.name) ~ ' ' ~ dbt.type_string()) -%}
+            {%- endfor -%}
+            {%- do columns.append('_cdp_source_file ' ~ dbt.type_string()) -%}
+            {%- do columns.append('_cdp_source_row ' ~ dbt.type_bigint()) -%}
+            {%- set relation = api.Relation.create(database=source.database, schema=source.schema, identifier=source.identifier) -%}
+            {%- do adapter.create_schema(relation) -%}
+            {%- do statements.append('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for statement in statements -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- if statements | length > 0 -%}
+        {{ log('Created ' ~ statements | length ~ ' missing raw source table(s) as empty tables.', info=true) }}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}

@@ -1,0 +1,1 @@
+"""Dagster definitions: thin wrappers around the dbt project and the Python steps."""
