@@ -1,0 +1,29 @@
+{#- Identifiers kept out of the graph, in the columns of fct_quarantined_rows: one row per excluded identifier and source row that carried it. -#}
+{%- set source_tables = {} -%}
+{%- for source in var('cdp__identity_sources') -%}
+    {%- do source_tables.update({source.model: cdp_raw_table_of(source.model)}) -%}
+{%- endfor -%}
+with excluded as (
+    select * from {{ ref('int_identity_identifiers') }}
+    where exclusion_reason is not null
+),
+
+observations as (
+    select * from {{ ref('int_identity_observations') }}
+)
+
+select
+    case o.source_model
+        {%- for model, table in source_tables.items() %}
+        when '{{ model }}' then '{{ table }}'
+        {%- endfor %}
+    end as source_table,
+    o.source_key,
+    e.exclusion_reason as reason,
+    e.identifier_type as column_name,
+    'identifier_excluded' as action,
+    {{ dbt.concat(["'{\"identifier_type\": \"'", 'e.identifier_type', "'\", \"detail\": \"'", 'e.exclusion_detail', "'\"}'"]) }} as raw_row,
+    cast(null as {{ dbt.type_string() }}) as source_file,
+    cast(null as {{ dbt.type_bigint() }}) as source_row
+from excluded as e
+inner join observations as o on e.node_key = o.node_key
