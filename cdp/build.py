@@ -1,12 +1,15 @@
 """`cdp build`: load raw files, build every model, report what happened.
 
 The steps run strictly one after another against the warehouse file (DuckDB allows one
-writer at a time): load the raw files, then dbt. Later steps that are Python (linkage,
-model fits) slot in between dbt selections here and in the Dagster definitions.
+writer at a time): load the raw files, then `BUILD_STEPS` in order. Python steps
+(linkage, model fits) sit between dbt selections; their output tables are dbt sources,
+and each dbt selection is "everything (not) downstream of those sources". The Dagster
+definitions reuse `BUILD_STEPS` rather than restating the order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +18,7 @@ import duckdb
 
 from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
+from cdp.linkage import match_crm_records
 from cdp.paths import demo_raw_dir, warehouse_path
 from cdp.raw_loader import LoadReport, load_raw_dir
 
@@ -35,6 +39,36 @@ def demo_as_of() -> datetime:
     return parse_as_of((demo_raw_dir() / "as_of.txt").read_text())
 
 
+# Models that read what Python steps write (dbt sources in schema `linkage`).
+AFTER_PYTHON_STEPS = "source:cdp_linkage+"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    warehouse: Path
+    dbt_vars: dict
+    target: str | None
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    name: str
+    run: Callable[[BuildContext], object]
+
+
+BUILD_STEPS: tuple[BuildStep, ...] = (
+    BuildStep(
+        "dbt build: staging, identity graph and everything else that needs no Python step",
+        lambda ctx: run_dbt(["build", "--exclude", AFTER_PYTHON_STEPS], dbt_vars=ctx.dbt_vars, target=ctx.target),
+    ),
+    BuildStep("probabilistic matching of CRM records (Splink)", lambda ctx: match_crm_records(ctx.warehouse)),
+    BuildStep(
+        "dbt build: models downstream of the Python steps",
+        lambda ctx: run_dbt(["build", "--select", AFTER_PYTHON_STEPS], dbt_vars=ctx.dbt_vars, target=ctx.target),
+    ),
+)
+
+
 @dataclass
 class BuildResult:
     raw_dir: Path
@@ -52,5 +86,7 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as conn:
         load = load_raw_dir(conn, Path(raw_dir), raw_contract())
-    run_dbt(["build"], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+    context = BuildContext(warehouse=warehouse, dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+    for step in BUILD_STEPS:
+        step.run(context)
     return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
