@@ -177,8 +177,10 @@ def generate(persons: int, seed: int, out: Path, file_format: str = "csv") -> di
     has_card = (rng.random(n) < 0.5) | has_duplicate
     card_people = ids[has_card]
     card_id = _fmt("L", ids, 8)
-    card_customer = pc.if_else(pa.array(has_duplicate), dup_id, _mask(crm_id, has_crm & (rng.random(n) < 0.7)))
-    card_email = _mask(pc.if_else(pa.array(rng.random(n) < 0.5), pc.utf8_upper(email), email), ~has_duplicate & (rng.random(n) < 0.6))
+    # every card carries something that ties it to its holder (a CRM id, an e-mail or a phone)
+    card_has_customer = has_duplicate | (has_crm & (rng.random(n) < 0.7))
+    card_customer = pc.if_else(pa.array(has_duplicate), dup_id, _mask(crm_id, card_has_customer))
+    card_email = _mask(pc.if_else(pa.array(rng.random(n) < 0.5), pc.utf8_upper(email), email), ~has_duplicate & ((rng.random(n) < 0.6) | ~card_has_customer))
     card_phone = _mask(pc.if_else(pa.array(rng.random(n) < 0.5), phone_national, phone_e164), ~has_duplicate & (rng.random(n) < 0.5))
     writer.write(
         "loyalty_members",
@@ -200,8 +202,10 @@ def generate(persons: int, seed: int, out: Path, file_format: str = "csv") -> di
     browser_number = np.concatenate([np.arange(k) for k in browsers]) if len(browser_person) else np.array([], int)
     anonymous_id = _join(_fmt("A", browser_person, 8), "-", pa.array(browser_number.astype(str).astype(object), pa.string()))
     b = len(browser_person)
+    # every browser identifies once (a login, else a newsletter sign-up); browsers that
+    # never do are strangers to everyone, and are not what this data is for
     logged_in = has_crm[browser_person] & (rng.random(b) < 0.6)
-    signed_up = ~logged_in & (rng.random(b) < 0.2)
+    signed_up = ~logged_in
     events_person = np.concatenate([browser_person, browser_person])
     event_anonymous = pa.concat_arrays([anonymous_id, anonymous_id])
     event_customer = pa.concat_arrays([pa.nulls(b, pa.string()), _mask(_take(crm_id, browser_person), logged_in)])
@@ -259,14 +263,14 @@ def generate(persons: int, seed: int, out: Path, file_format: str = "csv") -> di
     )
 
     # --- app: a device per app user; family members log in on each other's tablet ------
-    has_app = rng.random(n) < 0.35
+    has_app = has_crm & (rng.random(n) < 0.35)
     app_people = ids[has_app]
     device = _fmt("DEV", ids, 8)
     token = _fmt("PT", ids, 8)
     family_login = in_family & has_app & has_crm & np.roll(has_app & has_crm, 1)
     borrowers = ids[family_login]  # log in on the previous person's device
     a = len(app_people)
-    app_logged = has_crm[app_people] & (rng.random(a) < 0.8)
+    app_logged = np.ones(a, bool)
     writer.write(
         "app_events",
         {
@@ -288,15 +292,17 @@ def generate(persons: int, seed: int, out: Path, file_format: str = "csv") -> di
     r = len(receipt_person)
     fingerprint_owner = np.where(in_family[receipt_person] & (rng.random(r) < 0.5), receipt_person - 1, receipt_person)
     store_phone = rng.random(r) < 0.02
-    store_numbers = pa.array(["020 7946 00%02d" % s for s in range(20)], pa.string())
+    # one store per 50,000 customers: each store's phone ends up on many receipts
+    stores = max(3, min(99, n // 50_000))
+    store_numbers = pa.array(["020 7946 00%02d" % s for s in range(stores)], pa.string())
     writer.write(
         "pos_transactions",
         {
             "receipt_id": _fmt("R", np.arange(r), 10),
             "store_id": pa.array(["S01"] * r, pa.string()),
             "loyalty_card_id": _mask(_take(card_id, receipt_person), has_card[receipt_person]),
-            "email": _mask(_take(email, receipt_person), ~has_card[receipt_person] & (rng.random(r) < 0.3)),
-            "phone": pc.if_else(pa.array(store_phone), _take(store_numbers, rng.integers(0, 20, r)), pa.nulls(r, pa.string())),
+            "email": _mask(_take(email, receipt_person), ~has_card[receipt_person]),
+            "phone": pc.if_else(pa.array(store_phone), _take(store_numbers, rng.integers(0, stores, r)), pa.nulls(r, pa.string())),
             "payment_fingerprint": _fmt("PF", fingerprint_owner, 8),
             "transacted_at": _timestamps(rng, r),
             "type": pa.array(["sale"] * r, pa.string()),
