@@ -42,13 +42,18 @@ PARTITIONS = {
 }
 
 
-def pairwise_quality(warehouse: Path, truth_csv: Path, partition: str = "person", truth_case: str | None = None) -> PairwiseQuality:
-    """Quality of one partition; `truth_case` restricts true pairs to persons with a row of that case."""
+def pairwise_quality(
+    warehouse: Path, truth_csv: Path, partition: str = "person", truth_case: str | None = None, exclude: bool = False
+) -> PairwiseQuality:
+    """Quality of one partition over the rows of persons with a row of `truth_case` (or, with
+    `exclude`, of persons without one); all rows when no case is given."""
     predicted = PARTITIONS[partition]
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         conn.execute(f"create temp table truth as select * from read_csv('{truth_csv}', all_varchar = true)")
         case_filter = (
-            "where person_ref in (select person_ref from truth where truth_case = ?)" if truth_case else ""
+            f"where person_ref {'not in' if exclude else 'in'} (select person_ref from truth where truth_case = ?)"
+            if truth_case
+            else ""
         )
         row = conn.execute(
             f"""
