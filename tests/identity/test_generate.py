@@ -14,7 +14,7 @@ def read(path):
 
 
 def test_files_follow_the_contract_and_truth_covers_every_person_row(tmp_path):
-    assert main(["generate", "--persons", "300", "--seed", "5", "--out", str(tmp_path)]) == 0
+    assert main(["generate", "--persons", "3000", "--seed", "5", "--out", str(tmp_path)]) == 0
     truth = read(tmp_path / "truth.csv")
     truth_keys = {(row["source_table"], row["source_key"]) for row in truth}
     person_tables = {row["source_table"] for row in truth}
