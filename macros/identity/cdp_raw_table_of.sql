@@ -12,3 +12,12 @@
     {%- endfor -%}
     {{ return(model_name) }}
 {%- endmacro %}
+
+{#- A case expression naming the raw table of each identity source model (var cdp__identity_sources). -#}
+{% macro cdp_identity_source_table(source_model_expression) -%}
+    case {{ source_model_expression }}
+        {%- for source in var('cdp__identity_sources') %}
+        when '{{ source.model }}' then '{{ cdp_raw_table_of(source.model) }}'
+        {%- endfor %}
+    end
+{%- endmacro %}

@@ -65,12 +65,7 @@ persons_before as (
 ),
 
 latest as (
-    select node_key, person_id
-    from (
-        select node_key, person_id, row_number() over (partition by node_key order by run_number desc) as recency
-        from history
-    ) as ranked
-    where recency = 1
+    {{ cdp_current_assignments('history') }}
 ),
 
 -- an identifier whose last person was merged away claims nothing: that id is retired

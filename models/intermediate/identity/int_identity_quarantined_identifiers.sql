@@ -1,8 +1,4 @@
 {#- Identifiers kept out of the graph, in the columns of fct_quarantined_rows: one row per excluded identifier and source row that carried it. -#}
-{%- set source_tables = {} -%}
-{%- for source in var('cdp__identity_sources') -%}
-    {%- do source_tables.update({source.model: cdp_raw_table_of(source.model)}) -%}
-{%- endfor -%}
 with excluded as (
     select * from {{ ref('int_identity_identifiers') }}
     where exclusion_reason is not null
@@ -13,11 +9,7 @@ observations as (
 )
 
 select
-    case o.source_model
-        {%- for model, table in source_tables.items() %}
-        when '{{ model }}' then '{{ table }}'
-        {%- endfor %}
-    end as source_table,
+    {{ cdp_identity_source_table('o.source_model') }} as source_table,
     o.source_key,
     e.exclusion_reason as reason,
     e.identifier_type as column_name,

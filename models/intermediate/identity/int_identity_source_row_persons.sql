@@ -1,9 +1,5 @@
 {#- The person of every source row that carries an identifier, decided by the first identifier type in var cdp__identity_type_precedence. -#}
 {%- set precedence = var('cdp__identity_type_precedence') -%}
-{%- set source_tables = {} -%}
-{%- for source in var('cdp__identity_sources') -%}
-    {%- do source_tables.update({source.model: cdp_raw_table_of(source.model)}) -%}
-{%- endfor -%}
 with observations as (
     select * from {{ ref('int_identity_observations') }}
 ),
@@ -38,11 +34,7 @@ ranked as (
 select
     {{ cdp_surrogate_key(['source_model', 'source_key']) }} as source_row_id,
     source_model,
-    case source_model
-        {%- for model, table in source_tables.items() %}
-        when '{{ model }}' then '{{ table }}'
-        {%- endfor %}
-    end as source_table,
+    {{ cdp_identity_source_table('source_model') }} as source_table,
     source_key,
     person_id,
     decided_by_identifier_type

@@ -12,12 +12,7 @@ identifiers as (
 ),
 
 latest as (
-    select node_key, person_id
-    from (
-        select node_key, person_id, row_number() over (partition by node_key order by run_number desc) as recency
-        from assignments
-    ) as ranked
-    where recency = 1
+    {{ cdp_current_assignments('assignments') }}
 )
 
 select
