@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
-
 from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
 from cdp.paths import demo_raw_dir, warehouse_path
 from cdp.raw_loader import LoadReport, load_raw_dir
+from cdp.warehouse import open_warehouse
 
 
 def parse_as_of(text: str) -> datetime:
@@ -40,6 +39,8 @@ class BuildResult:
     raw_dir: Path
     as_of: datetime
     load: LoadReport
+    target: str | None
+    # The DuckDB file (the Spark target keeps its tables in its own warehouse directory).
     warehouse: Path
 
 
@@ -50,7 +51,10 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     warehouse = warehouse_path()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse)) as conn:
-        load = load_raw_dir(conn, Path(raw_dir), raw_contract())
+    writer = open_warehouse(target)
+    try:
+        load = load_raw_dir(writer, Path(raw_dir), raw_contract())
+    finally:
+        writer.close()
     run_dbt(["build"], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
-    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
+    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, target=target, warehouse=warehouse)
