@@ -1,8 +1,8 @@
 """`cdp build`: load raw files, build every model, report what happened.
 
-The steps run strictly one after another against the warehouse file (DuckDB allows one
-writer at a time): load the raw files, then dbt. Later steps that are Python (linkage,
-model fits) slot in between dbt selections here and in the Dagster definitions.
+The steps run strictly one after another against the warehouse (DuckDB allows one writer
+at a time): load the raw files, then the build plan of cdp.steps, dbt stages with the
+Python steps in between.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
 from cdp.paths import demo_raw_dir, warehouse_path
 from cdp.raw_loader import LoadReport, load_raw_dir
+from cdp.steps import DbtStage, StepContext, build_plan, python_steps
 from cdp.warehouse import open_warehouse
 
 
@@ -56,5 +57,10 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
         load = load_raw_dir(writer, Path(raw_dir), raw_contract())
     finally:
         writer.close()
-    run_dbt(["build"], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+    context = StepContext(as_of=as_of, target=target)
+    for step in build_plan(python_steps()):
+        if isinstance(step, DbtStage):
+            run_dbt(["build", *step.arguments()], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+        else:
+            step.run(context)
     return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, target=target, warehouse=warehouse)
