@@ -1,26 +1,22 @@
 """`cdp build`: load raw files, build every model, report what happened.
 
-The steps run strictly one after another against the warehouse file (DuckDB allows one
-writer at a time): load the raw files, then `BUILD_STEPS` in order. Python steps
-(linkage, model fits) sit between dbt selections; their output tables are dbt sources,
-and each dbt selection is "everything (not) downstream of those sources". The Dagster
-definitions reuse `BUILD_STEPS` rather than restating the order.
+The steps run strictly one after another against the warehouse (DuckDB allows one writer
+at a time): load the raw files, then the build plan of cdp.steps, dbt stages with the
+Python steps in between.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
-
 from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
-from cdp.linkage import match_crm_records
 from cdp.paths import demo_raw_dir, warehouse_path
 from cdp.raw_loader import LoadReport, load_raw_dir
+from cdp.steps import DbtStage, StepContext, build_plan, python_steps
+from cdp.warehouse import open_warehouse
 
 
 def parse_as_of(text: str) -> datetime:
@@ -39,41 +35,13 @@ def demo_as_of() -> datetime:
     return parse_as_of((demo_raw_dir() / "as_of.txt").read_text())
 
 
-# Models that read what Python steps write (dbt sources in schema `linkage`).
-AFTER_PYTHON_STEPS = "source:cdp_linkage+"
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    warehouse: Path
-    dbt_vars: dict
-    target: str | None
-
-
-@dataclass(frozen=True)
-class BuildStep:
-    name: str
-    run: Callable[[BuildContext], object]
-
-
-BUILD_STEPS: tuple[BuildStep, ...] = (
-    BuildStep(
-        "dbt build: staging, identity graph and everything else that needs no Python step",
-        lambda ctx: run_dbt(["build", "--exclude", AFTER_PYTHON_STEPS], dbt_vars=ctx.dbt_vars, target=ctx.target),
-    ),
-    BuildStep("probabilistic matching of CRM records (Splink)", lambda ctx: match_crm_records(ctx.warehouse)),
-    BuildStep(
-        "dbt build: models downstream of the Python steps",
-        lambda ctx: run_dbt(["build", "--select", AFTER_PYTHON_STEPS], dbt_vars=ctx.dbt_vars, target=ctx.target),
-    ),
-)
-
-
 @dataclass
 class BuildResult:
     raw_dir: Path
     as_of: datetime
     load: LoadReport
+    target: str | None
+    # The DuckDB file (the Spark target keeps its tables in its own warehouse directory).
     warehouse: Path
 
 
@@ -84,9 +52,15 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     warehouse = warehouse_path()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse)) as conn:
-        load = load_raw_dir(conn, Path(raw_dir), raw_contract())
-    context = BuildContext(warehouse=warehouse, dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
-    for step in BUILD_STEPS:
-        step.run(context)
-    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
+    writer = open_warehouse(target)
+    try:
+        load = load_raw_dir(writer, Path(raw_dir), raw_contract())
+    finally:
+        writer.close()
+    context = StepContext(as_of=as_of, target=target)
+    for step in build_plan(python_steps()):
+        if isinstance(step, DbtStage):
+            run_dbt(["build", *step.arguments()], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+        else:
+            step.run(context)
+    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, target=target, warehouse=warehouse)
