@@ -1,6 +1,6 @@
 """Probabilistic matching of CRM records that share no identifier, with Splink.
 
-Runs between two dbt selections (see cdp/build.py): it reads `stg_crm__customers`,
+Runs between two dbt selections (the build plan in cdp/steps.py): it reads `stg_crm__customers`,
 scores candidate pairs with a Fellegi-Sunter model (Splink on an in-memory DuckDB),
 and replaces `linkage.identity_match_pairs`, which the identity models read as a dbt
 source. Pairs less likely than not are not stored; the threshold that lets a pair into
