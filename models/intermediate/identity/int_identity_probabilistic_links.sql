@@ -20,7 +20,7 @@ mapped as (
         on l.node_key = {{ cdp_identity_node_key("'crm_customer_id'", 'p.crm_customer_id_l') }}
     inner join exact_clusters as r
         on r.node_key = {{ cdp_identity_node_key("'crm_customer_id'", 'p.crm_customer_id_r') }}
-    where p.match_probability >= {{ var('cdp__identity_match_threshold') }}
+    where cast(p.match_probability as {{ dbt.type_float() }}) >= {{ var('cdp__identity_match_threshold') }}
         and l.exact_cluster_key <> r.exact_cluster_key
 ),
 
