@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test ui dbt-docs clean
+.PHONY: install demo test ui dbt-docs clean bench-identity
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ ui: install
 ## dbt's documentation site on http://127.0.0.1:8080
 dbt-docs: install
 	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --host 127.0.0.1 --port 8080
+
+## Identity graph benchmark: SQL connected components beside scipy (prints figures).
+bench-identity: install
+	$(BIN)/python benchmarks/bench_identity.py
 
 clean:
 	rm -rf target logs warehouse/*.duckdb .dagster_home

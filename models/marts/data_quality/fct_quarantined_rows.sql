@@ -38,10 +38,17 @@ staging_issues as (
     {% endfor %}
 ),
 
+-- identifiers the identity graph keeps out (junk values, hubs); see docs/identity.md
+identity_issues as (
+    select * from {{ ref('int_identity_quarantined_identifiers') }}
+),
+
 quarantined as (
     select * from load_issues
     union all
     select * from staging_issues
+    union all
+    select * from identity_issues
 )
 
 select
