@@ -29,7 +29,7 @@ def run_components(warehouse, edges_table, max_rounds=None):
 
 
 def rounds_reported(output: str) -> int:
-    line = next(line for line in output.splitlines() if "cdp_connected_components_of:" in line)
+    line = next(line for line in output.splitlines() if "cdp_connected_components_of:" in line and "rounds" in line)
     return int(line.split("cdp_connected_components_of:")[1].split()[0])
 
 

@@ -9,6 +9,7 @@ observations as (
 )
 
 select
+    {{ cdp_surrogate_key(['o.source_model', 'o.source_key', 'e.node_key']) }} as identity_quarantine_id,
     {{ cdp_identity_source_table('o.source_model') }} as source_table,
     o.source_key,
     e.exclusion_reason as reason,

@@ -40,7 +40,8 @@ staging_issues as (
 
 -- identifiers the identity graph keeps out (junk values, hubs); see docs/identity.md
 identity_issues as (
-    select * from {{ ref('int_identity_quarantined_identifiers') }}
+    select source_table, source_key, reason, column_name, action, raw_row, source_file, source_row
+    from {{ ref('int_identity_quarantined_identifiers') }}
 ),
 
 quarantined as (
