@@ -12,6 +12,7 @@ from cdp.dbt_runner import DbtError
 from cdp.paths import project_dir
 from cdp.raw_loader import RawContractError
 from cdp.summary import summary_lines
+from cdp.sync_cli import add_parser as add_sync_parser
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -52,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     contract_cmd = commands.add_parser("contract", help="print the raw source contract as Markdown")
     contract_cmd.add_argument("--write", action="store_true", help="write docs/raw-source-contract.md instead")
     contract_cmd.set_defaults(handler=_contract)
+
+    add_sync_parser(commands)
     return root
 
 
