@@ -279,7 +279,7 @@ class StateSync:
             candidates as (
                 select s.record_key, case when t.record_key is null then 'add' else 'change' end as operation,
                        s.payload, s.content_hash, t.payload as previous,
-                       case when t.record_key is not null then list_filter([{changed}], x -> x is not null) end as changed_fields
+                       case when t.record_key is not null then list_filter([{changed}], lambda x: x is not null) end as changed_fields
                 from src s
                 left join synced t using (record_key)
                 left join rejected r using (record_key)
@@ -621,7 +621,7 @@ class MessageSync:
                        coalesce(l.intent_at, $now), $now, $run
                 from act_outcome o left join activation.send_ledger l on l.message_key = o.message_key
                 where o.status <> 'skipped'
-            """, params)
+            """, {k: params[k] for k in ("sync", "destination", "now", "run")})
             conn.execute("""
                 insert into activation.sync_log
                 select $run, $sync, message_key, 'send', case status when 'sent' then 'ok' else status end, error, http_status, attempts,
