@@ -105,6 +105,8 @@ def run_syncs(
     try:
         if not dry_run:
             migrate(conn)
+            # One writer at a time: a run still marked running was cut off (killed, power loss).
+            conn.execute("update activation.sync_runs set status = 'interrupted', finished_at = ? where status = 'running'", [utc_now()])
         engine = SyncEngine(conn, config, destinations, dry_run=dry_run, force=force, now=now or utc_now())
         return [engine.run(sync) for sync in syncs]
     finally:

@@ -30,7 +30,7 @@ BAD_EMAIL_MARK = "@invalid.example"  # rows whose email contains this are refuse
 
 @dataclass
 class Fault:
-    kind: str  # throttle | error | slow | kill_before_answer | kill_after_answer
+    kind: str  # throttle | error | slow | kill_on_arrival | kill_before_answer | kill_after_answer
     count: int = 1
     after: int = 0  # let this many matching requests pass first
     path_contains: str = ""
@@ -163,6 +163,10 @@ class Standin:
                     return self._answer(503, {"errors": [{"detail": "unavailable"}]})
                 if fault and fault.kind == "slow":
                     time.sleep(fault.seconds)
+                if fault and fault.kind == "kill_on_arrival":
+                    os.kill(fault.pid, signal.SIGKILL)
+                    time.sleep(0.2)
+                    return self._answer(503, {"errors": [{"detail": "client gone"}]})
                 status, body, headers = standin._process(self.command, path, parse_qs(parsed.query), raw, self.headers)
                 if fault and fault.kind == "kill_before_answer":
                     os.kill(fault.pid, signal.SIGKILL)
