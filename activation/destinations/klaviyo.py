@@ -96,15 +96,17 @@ class Klaviyo(Destination):
     def _subscriptions(self, records: list[Record], list_id: str) -> None:
         """Consent fields that were sent become subscribe / unsubscribe jobs per channel."""
         for field_name, channel in _CONSENT_FIELDS.items():
-            for consent, job in ((True, "profile-subscription-bulk-create-job"), (False, "profile-subscription-bulk-delete-job")):
-                chosen = [r for r in records if field_name in r.fields and bool(r.fields[field_name]) is consent]
-                address = "email" if channel == "email" else "phone"
-                profiles = [
-                    {"type": "profile", "attributes": {"email" if channel == "email" else "phone_number": r.fields.get(address) or (r.previous or {}).get(address),
-                                                       **({"subscriptions": {channel: {"marketing": {"consent": "SUBSCRIBED"}}}} if consent else {})}}
-                    for r in chosen
-                ]
-                profiles = [p for p in profiles if p["attributes"].get("email") or p["attributes"].get("phone_number")]
+            address_field, attribute = ("email", "email") if channel == "email" else ("phone", "phone_number")
+            for consent in (True, False):
+                profiles = []
+                for record in records:
+                    if field_name not in record.fields or bool(record.fields[field_name]) is not consent:
+                        continue
+                    address = record.fields.get(address_field) or (record.previous or {}).get(address_field)
+                    if address:
+                        state = "SUBSCRIBED" if consent else "UNSUBSCRIBED"
+                        profiles.append({"type": "profile", "attributes": {attribute: address, "subscriptions": {channel: {"marketing": {"consent": state}}}}})
+                job = "profile-subscription-bulk-create-job" if consent else "profile-subscription-bulk-delete-job"
                 for start in range(0, len(profiles), 1000):
                     body = {
                         "data": {
@@ -113,8 +115,7 @@ class Klaviyo(Destination):
                             "relationships": {"list": {"data": {"type": "list", "id": list_id}}},
                         }
                     }
-                    path = "/api/profile-subscription-bulk-create-jobs" if consent else "/api/profile-subscription-bulk-delete-jobs"
-                    self.http.request("subscriptions", "POST", self.url(path), json=body, headers=self._headers())
+                    self.http.request("subscriptions", "POST", self.url(f"/api/{job}s"), json=body, headers=self._headers())
 
     def _profile_id(self, record: Record, key: str) -> str:
         """Klaviyo's id for a profile, from the single-profile import (an idempotent upsert)."""
