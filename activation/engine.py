@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -212,23 +213,6 @@ def deliver(call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter
     return [(o, spent) for o in outcomes]
 
 
-_LOG_SCHEMA = pa.schema([
-    ("record_key", pa.string()), ("operation", pa.string()), ("status", pa.string()), ("error", pa.string()),
-    ("http_status", pa.int32()), ("attempts", pa.int32()), ("provider_id", pa.string()),
-    ("content_hash", pa.string()), ("payload", pa.string()),
-])
-
-
-def _log_row(key: str, operation: str, outcome: Outcome | None, status: str, attempts: int, content_hash: str | None = None,
-             payload: str | None = None, error: str | None = None) -> dict[str, Any]:
-    return {
-        "record_key": key, "operation": operation, "status": status,
-        "error": error if error is not None else (outcome.error if outcome else None),
-        "http_status": outcome.status if outcome else None, "attempts": attempts,
-        "provider_id": outcome.provider_id if outcome else None, "content_hash": content_hash, "payload": payload,
-    }
-
-
 class StateSync:
     def __init__(self, engine: SyncEngine, sync: SyncConfig, destination: Destination, run_id: str, report: SyncReport):
         self.engine, self.sync, self.destination, self.run_id, self.report = engine, sync, destination, run_id, report
@@ -243,7 +227,8 @@ class StateSync:
         if self.report.status == "refused" or self.engine.dry_run:
             return
         for operation in ("add", "change", "remove"):
-            self._deliver_operation(operation)
+            if not self._deliver_operation(operation):
+                return
 
     def _load_source(self) -> None:
         sync = self.sync
@@ -257,10 +242,10 @@ class StateSync:
             select cast({quote(sync.key)} as varchar) as record_key, to_json(struct_pack({fields})) as payload
             from {sync.source}
         """)
-        self.report.invalid = self.conn.execute("select count(*) from act_source where record_key is null").fetchone()[0]
+        self.report.invalid = self.conn.execute("select count(*) from act_source where record_key is null").fetchall()[0][0]
         duplicates = self.conn.execute(
             "select count(*) from (select record_key from act_source where record_key is not null group by 1 having count(*) > 1)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if duplicates:
             raise ConfigError(f"sync {sync.name!r}: {duplicates} keys appear more than once in {sync.source}; a sync model has one row per {sync.key}")
 
@@ -298,7 +283,8 @@ class StateSync:
         """, {"sync": sync.name})
         counts = dict(self.conn.execute("select operation, count(*) from act_diff group by 1").fetchall())
         self.report.adds, self.report.changes, self.report.removes = (counts.get(k, 0) for k in ("add", "change", "remove"))
-        self.report.managed = self.conn.execute(f"select count(*) from {engine.sync_state} where sync_name = ?", [sync.name]).fetchone()[0]
+        self.report.managed = self.conn.execute(f"select count(*) from {engine.sync_state} where sync_name = ?", [sync.name]).fetchall()[0][0]
+        self.had_rejections = self.conn.execute(f"select count(*) from {engine.rejected_rows} where sync_name = ?", [sync.name]).fetchall()[0][0] > 0
         # Keys and changed field names only: enough to judge a sync, no personal values.
         for operation in ("add", "change", "remove"):
             rows = self.conn.execute(
@@ -317,90 +303,124 @@ class StateSync:
                 f"more than max_remove_share {share:.0%}; check the source or rerun with --force"
             )
 
-    def _records(self, operation: str, rows: list[tuple]) -> list[Record]:
+    def _batch(self, operation: str, start: int, end: int) -> list[Record]:
+        """Rows seq in [start, end) of one operation; JSON is parsed once per batch, not per row."""
+        keys, payloads, previous, changed = self.conn.execute(
+            """select list(record_key order by seq),
+                      '[' || string_agg(coalesce(cast(payload as varchar), 'null'), ',' order by seq) || ']',
+                      '[' || string_agg(coalesce(cast(previous as varchar), 'null'), ',' order by seq) || ']',
+                      list(changed_fields order by seq)
+               from act_diff where operation = ? and seq >= ? and seq < ?""",
+            [operation, start, end],
+        ).fetchall()[0]
+        payloads, previous = json.loads(payloads), json.loads(previous)
         records = []
-        for key, payload, previous, changed_fields in rows:
-            payload = json.loads(payload) if payload is not None else {}
-            previous = json.loads(previous) if previous is not None else None
+        for key, payload, before, changed_fields in zip(keys, payloads, previous, changed):
+            payload = payload or {}
             if operation == "change" and self.destination.partial_updates:
                 payload = {f: payload.get(f) for f in changed_fields}
-            records.append(Record(key=key, fields=payload, previous=previous))
+            records.append(Record(key=key, fields=payload, previous=before))
         return records
 
-    def _deliver_operation(self, operation: str) -> None:
-        batch_size = self.destination.batch_size("remove" if operation == "remove" else "upsert")
+    def _send(self, operation: str, records: list[Record]) -> tuple[list[tuple[Outcome, int]] | None, TransientError | None]:
         call = self.destination.remove if operation == "remove" else self.destination.upsert
-        total = self.conn.execute("select coalesce(max(seq), 0), coalesce(min(seq), 1) from act_diff where operation = ?", [operation]).fetchone()
-        last, first = total
-        start = first
-        while start <= last:
-            rows = self.conn.execute(
-                "select record_key, cast(payload as varchar), cast(previous as varchar), changed_fields, content_hash "
-                "from act_diff where operation = ? and seq >= ? and seq < ? order by seq",
-                [operation, start, start + batch_size],
-            ).fetchall()
-            start += batch_size
-            if not rows:
-                continue
-            records = self._records(operation, [r[:4] for r in rows])
-            try:
-                results = deliver(lambda part: call(part, self.sync), records, lambda: self.destination.http.stats.requests)
-            except TransientError as error:
-                # Nothing of this batch is recorded as synced: the next run sends it again.
-                self.report.failed += len(records)
-                self.report.error = str(error)
-                self._commit(operation, rows, [(Outcome(ok=False, error=str(error), status=error.status), error.attempts)] * len(rows), failed=True)
-                return
-            self._commit(operation, rows, results)
+        try:
+            return deliver(lambda part: call(part, self.sync), records, lambda: self.destination.http.stats.requests), None
+        except TransientError as error:
+            return None, error
 
-    def _commit(self, operation: str, rows: list[tuple], results: list[tuple[Outcome, int]], failed: bool = False) -> None:
-        log = []
-        for row, (outcome, attempts) in zip(rows, results):
-            key, payload, _previous, _changed, content_hash = row
-            status = "failed" if failed else ("ok" if outcome.ok else "rejected")
-            log.append(_log_row(key, operation, outcome, status, attempts, content_hash, payload))
-            if not failed:
-                if outcome.ok:
-                    self.report.ok += 1
-                else:
-                    self.report.rejected += 1
-        self._register("act_batch", log)
-        run_id, now, sync = self.run_id, utc_now(), self.sync.name
+    def _deliver_operation(self, operation: str) -> bool:
+        """Send one operation's rows batch by batch; False once the provider stays unavailable.
+
+        The next batch is read and sent while the previous acknowledgement is committed, so
+        the warehouse work overlaps the provider's answer time. State is still committed only
+        for batches the provider acknowledged.
+        """
+        batch_size = self.destination.batch_size("remove" if operation == "remove" else "upsert")
+        first, last = self.conn.execute("select min(seq), max(seq) from act_diff where operation = ?", [operation]).fetchall()[0]
+        if first is None:
+            return True
+        bounds = [(start, min(start + batch_size, last + 1)) for start in range(first, last + 1, batch_size)]
+        healthy = True
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{self.sync.name}") as sender:
+            in_flight: tuple[int, int, Future] | None = None
+            for bound in [*bounds, None]:
+                pending = None
+                if bound is not None and healthy:
+                    pending = (*bound, sender.submit(self._send, operation, self._batch(operation, *bound)))
+                if in_flight is not None:
+                    healthy = self._commit(operation, *in_flight) and healthy
+                in_flight = pending
+                if in_flight is None:
+                    break
+        return healthy
+
+    def _commit(self, operation: str, start: int, end: int, future: Future) -> bool:
+        results, error = future.result()
+        count = end - start
+        if error is not None:
+            # Nothing of this batch is recorded as synced: the next run sends it again.
+            results = [(Outcome(ok=False, error=str(error), status=error.status), error.attempts)] * count
+            self.report.failed += count
+            self.report.error = str(error)
+        statuses = ["failed" if error is not None else ("ok" if o.ok else "rejected") for o, _ in results]
+        self.report.ok += statuses.count("ok")
+        self.report.rejected += statuses.count("rejected")
+        outcome = pa.table({
+            "seq": pa.array(range(start, start + count), pa.int64()),
+            "status": pa.array(statuses, pa.string()),
+            "error": pa.array([o.error for o, _ in results], pa.string()),
+            "http_status": pa.array([o.status for o, _ in results], pa.int32()),
+            "attempts": pa.array([a for _, a in results], pa.int32()),
+            "provider_id": pa.array([o.provider_id for o, _ in results], pa.string()),
+        })
+        self.conn.register("act_outcome", outcome)
+        params = {"sync": self.sync.name, "now": utc_now(), "run": self.run_id}
+        # A range filter lets DuckDB skip the rest of act_diff instead of scanning it per batch.
+        batch = f"(select * from act_diff where seq >= {int(start)} and seq < {int(end)}) as"
 
         def work() -> None:
             conn = self.conn
-            conn.execute(
-                "insert into activation.sync_log select ?, ?, record_key, operation, status, error, http_status, attempts, provider_id, ? from act_batch",
-                [run_id, sync, now],
-            )
-            if failed:
+            conn.execute(f"""
+                insert into activation.sync_log
+                select $run, $sync, d.record_key, d.operation, o.status, o.error, o.http_status, o.attempts, o.provider_id, $now
+                from act_outcome o join {batch} d using (seq)
+            """, params)
+            if error is not None:
                 return
-            conn.execute("""
-                insert or replace into activation.sync_state
-                select $sync, b.record_key, b.content_hash, cast(b.payload as json), coalesce(b.provider_id, s.provider_id),
-                       coalesce(s.first_synced_at, $now), $now, $run
-                from act_batch b left join activation.sync_state s on s.sync_name = $sync and s.record_key = b.record_key
-                where b.status = 'ok' and b.operation in ('add', 'change')
-            """, {"sync": sync, "now": now, "run": run_id})
-            conn.execute("""
-                delete from activation.sync_state where sync_name = $sync
-                and record_key in (select record_key from act_batch where status = 'ok' and operation = 'remove')
-            """, {"sync": sync})
-            conn.execute("""
-                delete from activation.rejected_rows where sync_name = $sync
-                and record_key in (select record_key from act_batch where status = 'ok')
-            """, {"sync": sync})
-            conn.execute("""
+            # ON CONFLICT goes through the primary key index; a join with the whole state
+            # table would make every batch cost as much as everything synced so far.
+            conn.execute(f"""
+                insert into activation.sync_state
+                select $sync, d.record_key, d.content_hash, d.payload, o.provider_id, $now, $now, $run
+                from act_outcome o join {batch} d using (seq)
+                where o.status = 'ok' and d.operation in ('add', 'change')
+                on conflict (sync_name, record_key) do update set
+                    content_hash = excluded.content_hash, payload = excluded.payload,
+                    provider_id = coalesce(excluded.provider_id, sync_state.provider_id),
+                    last_synced_at = excluded.last_synced_at, last_sync_run_id = excluded.last_sync_run_id
+            """, params)
+            if operation == "remove":
+                conn.execute(f"""
+                    delete from activation.sync_state where sync_name = $sync and record_key in
+                    (select d.record_key from act_outcome o join {batch} d using (seq) where o.status = 'ok')
+                """, {"sync": params["sync"]})
+            if self.had_rejections:
+                conn.execute(f"""
+                    delete from activation.rejected_rows where sync_name = $sync and record_key in
+                    (select d.record_key from act_outcome o join {batch} d using (seq) where o.status = 'ok')
+                """, {"sync": params["sync"]})
+            conn.execute(f"""
                 insert or replace into activation.rejected_rows
-                select $sync, record_key, coalesce(content_hash, ''), operation, error, http_status, $now, $run
-                from act_batch where status = 'rejected'
-            """, {"sync": sync, "now": now, "run": run_id})
+                select $sync, d.record_key, coalesce(d.content_hash, ''), d.operation, o.error, o.http_status, $now, $run
+                from act_outcome o join {batch} d using (seq) where o.status = 'rejected'
+            """, params)
 
-        self.engine._transaction(work)
-        self.conn.unregister("act_batch")
-
-    def _register(self, name: str, rows: list[dict[str, Any]]) -> None:
-        self.engine._register(name, rows, _LOG_SCHEMA)
+        try:
+            self.engine._transaction(work)
+        finally:
+            self.conn.unregister("act_outcome")
+        return error is None
 
     def _propagate_merges(self) -> None:
         """Move a merged-away person's profile to the winner where the provider allows it.
@@ -480,7 +500,7 @@ class MessageSync:
         if self.engine.dry_run:
             return
         self._reconcile()
-        last = self.conn.execute("select coalesce(max(seq), 0) from act_messages").fetchone()[0]
+        last = self.conn.execute("select coalesce(max(seq), 0) from act_messages").fetchall()[0][0]
         size = self.destination.batch_size("send")
         for start in range(1, last + 1, size):
             rows = self.conn.execute(
@@ -526,7 +546,7 @@ class MessageSync:
                or (l.status = 'pending' and {resend_pending} and l.sync_name = $sync)
                or (l.status = 'rejected' and l.content_hash is distinct from h.content_hash)
         """, {"now": engine.now, "channels": list(sync.channels), "sync": sync.name})
-        self.report.sends = self.conn.execute("select count(*) from act_messages").fetchone()[0]
+        self.report.sends = self.conn.execute("select count(*) from act_messages").fetchall()[0][0]
         by_channel = self.conn.execute("select channel, count(*) from act_messages group by 1 order by 1").fetchall()
         self.report.sample = [f"send {n:,} {channel}" for channel, n in by_channel]
         self.report.sample += [

@@ -58,8 +58,11 @@ class TokenBucket:
 
     def __init__(self, limit: RateLimit, clock=time.monotonic, sleep=time.sleep):
         self.rate = limit.per_second
-        self.capacity = float(limit.burst)
-        self._tokens = float(limit.burst)
+        # One request of the burst stays in reserve: the provider counts from when requests
+        # arrive, we from when they leave, and latency jitter between the two would otherwise
+        # turn a request at the edge of the allowance into a 429.
+        self.capacity = float(max(1, limit.burst - 1))
+        self._tokens = self.capacity
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()

@@ -145,14 +145,14 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def has_schema(conn: duckdb.DuckDBPyConnection) -> bool:
-    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = 'schema_migrations'", [SCHEMA]).fetchone()[0])
+    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = 'schema_migrations'", [SCHEMA]).fetchall()[0][0])
 
 
 def relation_exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".", 1)
     return bool(conn.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0])
+    ).fetchall()[0][0])
 
 
 def relation_columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[str]:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -175,6 +176,14 @@ class Standin:
                 if fault and fault.kind == "kill_after_answer":
                     os.kill(fault.pid, signal.SIGKILL)
 
+            def do_GET(self) -> None:
+                if self.path != "/_stats":
+                    return self._answer(404, {"error": "not found"})
+                state = standin.state
+                with standin.lock:
+                    stats = {"requests": dict(state.requests), "throttled": state.throttled, "profile_rows_received": state.profile_rows_received}
+                self._answer(200, stats)
+
             do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         return Handler
@@ -253,3 +262,29 @@ def _path_class(path: str) -> str:
     if path.startswith("/api/lists/"):
         return "list_membership"
     return path
+
+
+def main() -> None:
+    """Serve in its own process (the benchmark keeps client and server off one interpreter lock).
+
+    Usage: python -m tests.activation.standin [--limit PATH=PER_SECOND:BURST ...]; prints the
+    URL on the first line, serves GET /_stats, and stops on SIGTERM.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", action="append", default=[], help="PATH=PER_SECOND:BURST")
+    args = parser.parse_args()
+    limits = {}
+    for spec in args.limit:
+        path, rate = spec.split("=", 1)
+        per_second, burst = rate.split(":")
+        limits[path] = Limit(per_second=float(per_second), burst=int(burst))
+    server = Standin(limits=limits)
+    print(server.url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.server.serve_forever(poll_interval=0.05)
+
+
+if __name__ == "__main__":
+    main()
