@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ from activation.http import AmbiguousError, DeliveryError, PermanentError, Trans
 from activation.state import has_schema, migrate, relation_columns, relation_exists
 
 SAMPLE_SIZE = 5
+# Batches of a state sync on the wire at once. The token bucket still sets the pace; two in
+# flight let one request's round trip overlap the next one's preparation and the previous
+# one's commit. A crash re-sends at most this many batches (upserts are idempotent).
+PIPELINE_DEPTH = 2
 # Statuses that say the request is wrong for every row (credentials, endpoint, method):
 # splitting the batch would only repeat the same answer, so the sync stops instead.
 _NOT_ROW_SPECIFIC = {401, 403, 404, 405}
@@ -213,11 +218,15 @@ def deliver(call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter
     return [(o, spent) for o in outcomes]
 
 
-class StateSync:
+class SyncRun:
+    """One run of one sync: what both kinds share."""
+
     def __init__(self, engine: SyncEngine, sync: SyncConfig, destination: Destination, run_id: str, report: SyncReport):
         self.engine, self.sync, self.destination, self.run_id, self.report = engine, sync, destination, run_id, report
         self.conn = engine.conn
 
+
+class StateSync(SyncRun):
     def run(self) -> None:
         self._load_source()
         if not self.engine.dry_run and self.destination.supports_rekey and self.sync.key == "person_id":
@@ -325,7 +334,7 @@ class StateSync:
     def _send(self, operation: str, records: list[Record]) -> tuple[list[tuple[Outcome, int]] | None, TransientError | None]:
         call = self.destination.remove if operation == "remove" else self.destination.upsert
         try:
-            return deliver(lambda part: call(part, self.sync), records, lambda: self.destination.http.stats.requests), None
+            return deliver(lambda part: call(part, self.sync), records, self.destination.http.requests_in_this_thread), None
         except TransientError as error:
             return None, error
 
@@ -342,17 +351,17 @@ class StateSync:
             return True
         bounds = [(start, min(start + batch_size, last + 1)) for start in range(first, last + 1, batch_size)]
         healthy = True
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{self.sync.name}") as sender:
-            in_flight: tuple[int, int, Future] | None = None
-            for bound in [*bounds, None]:
-                pending = None
-                if bound is not None and healthy:
-                    pending = (*bound, sender.submit(self._send, operation, self._batch(operation, *bound)))
-                if in_flight is not None:
-                    healthy = self._commit(operation, *in_flight) and healthy
-                in_flight = pending
-                if in_flight is None:
+        in_flight: deque[tuple[int, int, Future]] = deque()
+        with ThreadPoolExecutor(max_workers=PIPELINE_DEPTH, thread_name_prefix=f"sync-{self.sync.name}") as sender:
+            for start, end in bounds:
+                if not healthy:
                     break
+                in_flight.append((start, end, sender.submit(self._send, operation, self._batch(operation, start, end))))
+                if len(in_flight) == PIPELINE_DEPTH:
+                    healthy = self._commit(operation, *in_flight.popleft()) and healthy
+            # Batches already sent are committed even after a failure: what was acknowledged stays acknowledged.
+            while in_flight:
+                healthy = self._commit(operation, *in_flight.popleft()) and healthy
         return healthy
 
     def _commit(self, operation: str, start: int, end: int, future: Future) -> bool:
@@ -459,7 +468,7 @@ class StateSync:
         for start in range(0, len(pairs), size):
             chunk = pairs[start:start + size]
             records = [Record(key=loser, fields={}, previous=json.loads(payload), new_key=winner) for loser, winner, _, payload in chunk]
-            results = deliver(lambda part: self.destination.rekey(part, self.sync), records, lambda: self.destination.http.stats.requests)
+            results = deliver(lambda part: self.destination.rekey(part, self.sync), records, self.destination.http.requests_in_this_thread)
             now = utc_now()
 
             def work() -> None:
@@ -490,11 +499,7 @@ _LEDGER_SCHEMA = pa.schema([
 _RECIPIENT_FIELD = {"email": "email", "sms": "phone", "whatsapp": "phone", "app_push": "push_token", "web_push": "push_token"}
 
 
-class MessageSync:
-    def __init__(self, engine: SyncEngine, sync: SyncConfig, destination: Destination, run_id: str, report: SyncReport):
-        self.engine, self.sync, self.destination, self.run_id, self.report = engine, sync, destination, run_id, report
-        self.conn = engine.conn
-
+class MessageSync(SyncRun):
     def run(self) -> None:
         self._candidates()
         if self.engine.dry_run:
@@ -594,7 +599,7 @@ class MessageSync:
         self._record_intent(prepared, now)
         stop = False
         try:
-            results = deliver(lambda part: self.destination.send(part, self.sync), messages, lambda: self.destination.http.stats.requests)
+            results = deliver(lambda part: self.destination.send(part, self.sync), messages, self.destination.http.requests_in_this_thread)
             for entry, (outcome, attempts) in zip(prepared, results):
                 entry["attempts"] = attempts
                 entry["provider_message_id"] = outcome.provider_id

@@ -166,6 +166,12 @@ class HttpPolicy:
         self.session.headers["User-Agent"] = USER_AGENT
         self.stats = HttpStats()
         self._sleep = sleep
+        self._per_thread = threading.local()
+        self._count_lock = threading.Lock()
+
+    def requests_in_this_thread(self) -> int:
+        """Requests sent by the calling thread (attempts per row when batches run in parallel)."""
+        return getattr(self._per_thread, "requests", 0)
 
     def request(self, operation: str, method: str, url: str, *, repeatable: bool = True, **kwargs) -> requests.Response:
         """Send with the policy; return the 2xx response or raise a DeliveryError subclass.
@@ -177,7 +183,9 @@ class HttpPolicy:
         while True:
             attempt += 1
             bucket.acquire()
-            self.stats.requests += 1
+            with self._count_lock:
+                self.stats.requests += 1
+            self._per_thread.requests = self.requests_in_this_thread() + 1
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except requests.RequestException as error:
@@ -196,7 +204,8 @@ class HttpPolicy:
             detail = response.text[:_MAX_ERROR_TEXT]
             if status == 429 or status >= 500:
                 if status == 429:
-                    self.stats.throttled += 1
+                    with self._count_lock:
+                        self.stats.throttled += 1
                 if not repeatable and status not in _NOT_PROCESSED:
                     raise AmbiguousError(f"{operation}: HTTP {status}; the provider may have processed it", status, detail, attempt)
                 if attempt >= self.max_attempts:

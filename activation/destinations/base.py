@@ -122,7 +122,20 @@ class Destination:
         raise NotImplementedError(f"{self.type_name} cannot move a profile to another key")
 
     # Message syncs -------------------------------------------------------------------
+    uses_templates: ClassVar[bool] = True  # content comes from settings.templates per journey step
+
     def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
+        """One request per message, as most providers take them; batching providers override."""
+        outcomes = []
+        for message in messages:
+            template = self.template_for(message) if self.uses_templates else None
+            if self.uses_templates and template is None:
+                outcomes.append(no_template(message))
+            else:
+                outcomes.append(self.send_one(message, template, sync))
+        return outcomes
+
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         raise NotImplementedError(f"{self.type_name} sends no messages")
 
     def template_for(self, message: Message) -> Any | None:

@@ -12,9 +12,10 @@ minute per project and asks clients to back off at least a minute after a 429.
 from __future__ import annotations
 
 import string
+from typing import Any
 
 from activation.config import DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, no_template, ok, rejected, text_fields
+from activation.destinations.base import Destination, Message, Outcome, ok, rejected, text_fields
 
 
 class Fcm(Destination):
@@ -31,13 +32,7 @@ class Fcm(Destination):
     def check_settings(cls, config: DestinationConfig, context: str) -> None:
         cls.required_settings(config, context, "project_id")
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        return [self._send_one(m) for m in messages]
-
-    def _send_one(self, message: Message) -> Outcome:
-        template = self.template_for(message)
-        if template is None:
-            return no_template(message)
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         variables = text_fields(message.fields, exclude=("push_token",))
         try:
             notification = {part: string.Formatter().vformat(str(template.get(part, "")), (), variables) for part in ("title", "body")}

@@ -38,6 +38,7 @@ class Klaviyo(Destination):
     partial_updates = True
     supports_rekey = True
     idempotent_sends = True
+    uses_templates = False  # the event triggers a flow; the flow holds the content
     required_message_fields = {"email": ("email",), "sms": ("phone",)}
     default_batch_sizes = {"upsert": 10_000, "remove": 1_000, "send": 1, "rekey": 1}
     # x-klaviyo-ratelimit of each operation in the 2026-07-15 contract.
@@ -148,27 +149,24 @@ class Klaviyo(Destination):
             outcomes.append(ok(response.json()["data"]["id"]))
         return outcomes
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        outcomes = []
-        for message in messages:
-            profile: dict[str, Any] = {"external_id": message.person_id}
-            if message.fields.get("email"):
-                profile["email"] = message.fields["email"]
-            if message.fields.get("phone"):
-                profile["phone_number"] = message.fields["phone"]
-            properties = {k: v for k, v in message.fields.items() if k not in ("email", "phone")}
-            body = {
-                "data": {
-                    "type": "event",
-                    "attributes": {
-                        "properties": {"journey": message.journey, "step": message.step, "channel": message.channel, "message_key": message.message_key, **properties},
-                        "metric": {"data": {"type": "metric", "attributes": {"name": self.settings.get("metric_name", "CDP Planned Message")}}},
-                        "profile": {"data": {"type": "profile", "attributes": profile}},
-                        "unique_id": message.message_key,
-                    },
-                }
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
+        profile: dict[str, Any] = {"external_id": message.person_id}
+        if message.fields.get("email"):
+            profile["email"] = message.fields["email"]
+        if message.fields.get("phone"):
+            profile["phone_number"] = message.fields["phone"]
+        properties = {k: v for k, v in message.fields.items() if k not in ("email", "phone")}
+        body = {
+            "data": {
+                "type": "event",
+                "attributes": {
+                    "properties": {"journey": message.journey, "step": message.step, "channel": message.channel, "message_key": message.message_key, **properties},
+                    "metric": {"data": {"type": "metric", "attributes": {"name": self.settings.get("metric_name", "CDP Planned Message")}}},
+                    "profile": {"data": {"type": "profile", "attributes": profile}},
+                    "unique_id": message.message_key,
+                },
             }
-            self.http.request("events", "POST", self.url("/api/events"), json=body, headers=self._headers())
-            # Klaviyo answers 202 with no body: the unique_id is the event's handle.
-            outcomes.append(ok(message.message_key))
-        return outcomes
+        }
+        self.http.request("events", "POST", self.url("/api/events"), json=body, headers=self._headers())
+        # Klaviyo answers 202 with no body: the unique_id is the event's handle.
+        return ok(message.message_key)

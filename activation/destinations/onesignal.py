@@ -12,10 +12,11 @@ Bearer, so the scheme is `settings.auth_scheme` (default Key).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, Record, no_template, ok, text_fields
+from activation.destinations.base import Destination, Message, Outcome, Record, ok, text_fields
 
 # Stable namespace so one message_key always maps to the same idempotency UUID.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4c1b-9a57-2f4e0b7d9c11")
@@ -73,13 +74,7 @@ class OneSignal(Destination):
             self.http.request("users", "PATCH", self._user_url(record.key), json={"properties": {"tags": cleared}}, headers=self._headers())
         return [ok() for _ in records]
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        return [self._send_one(m) for m in messages]
-
-    def _send_one(self, message: Message) -> Outcome:
-        template = self.template_for(message)
-        if template is None:
-            return no_template(message)
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         body = {
             "app_id": self.settings["app_id"],
             "include_aliases": {"external_id": [message.person_id]},

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import string
+from typing import Any
 
 from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, no_template, ok, rejected
+from activation.destinations.base import Destination, Message, Outcome, ok, rejected
 
 
 class Twilio(Destination):
@@ -37,13 +38,7 @@ class Twilio(Destination):
         if "whatsapp" in sync.channels and not (self.settings.get("messaging_service_sid") or self.settings.get("whatsapp_from")):
             raise ConfigError(f"sync {sync.name!r}: WhatsApp through Twilio needs settings.whatsapp_from or messaging_service_sid")
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        return [self._send_one(m) for m in messages]
-
-    def _send_one(self, message: Message) -> Outcome:
-        template = self.template_for(message)
-        if template is None:
-            return no_template(message)
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         whatsapp = message.channel == "whatsapp"
         prefix = "whatsapp:" if whatsapp else ""
         form = {"To": f"{prefix}{message.fields['phone']}"}

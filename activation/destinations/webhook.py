@@ -33,6 +33,7 @@ class Webhook(Destination):
     partial_updates = True
     supports_rekey = True
     idempotent_sends = True
+    uses_templates = False  # the receiver renders the content
     default_batch_sizes = {"upsert": 500, "remove": 500, "send": 1, "rekey": 500}
     default_rate_limits = {"requests": RateLimit(per_second=10.0, burst=10)}
 
@@ -59,10 +60,8 @@ class Webhook(Destination):
         self._post(sync, "merge", [{"key": r.key, "merged_into": r.new_key} for r in records])
         return [ok() for _ in records]
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        outcomes = []
-        for m in messages:
-            row = {"message_key": m.message_key, "person_id": m.person_id, "channel": m.channel, "journey": m.journey, "step": m.step, "fields": m.fields}
-            response = self._post(sync, "send", [row], idempotency_key=m.message_key)
-            outcomes.append(ok(response.headers.get("X-Request-Id") or m.message_key))
-        return outcomes
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
+        m = message
+        row = {"message_key": m.message_key, "person_id": m.person_id, "channel": m.channel, "journey": m.journey, "step": m.step, "fields": m.fields}
+        response = self._post(sync, "send", [row], idempotency_key=m.message_key)
+        return ok(response.headers.get("X-Request-Id") or m.message_key)

@@ -10,8 +10,10 @@ message per six seconds to the same user, which the message plan's caps already 
 
 from __future__ import annotations
 
+from typing import Any
+
 from activation.config import DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, no_template, ok, rejected
+from activation.destinations.base import Destination, Message, Outcome, ok, rejected
 
 
 class WhatsAppCloud(Destination):
@@ -27,13 +29,7 @@ class WhatsAppCloud(Destination):
     def check_settings(cls, config: DestinationConfig, context: str) -> None:
         cls.required_settings(config, context, "phone_number_id")
 
-    def send(self, messages: list[Message], sync: SyncConfig) -> list[Outcome]:
-        return [self._send_one(m) for m in messages]
-
-    def _send_one(self, message: Message) -> Outcome:
-        template = self.template_for(message)
-        if template is None:
-            return no_template(message)
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         if isinstance(template, str):
             template = {"name": template}
         parameter_fields = self.settings.get("body_parameters") or []
