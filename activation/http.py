@@ -77,8 +77,9 @@ class TokenBucket:
                 if wait <= 0:
                     self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
                     self._updated = now
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    # The tolerance keeps float rounding from asking for a sleep too small to pass.
+                    if self._tokens >= 1.0 - 1e-9:
+                        self._tokens = max(self._tokens - 1.0, 0.0)
                         return
                     wait = (1.0 - self._tokens) / self.rate
             self._sleep(wait)
