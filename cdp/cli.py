@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cdp import explain, generate
+from cdp import explain, generate, sync_cli
 from cdp.build import build, parse_as_of
 from cdp.contract import contract_markdown, raw_contract
 from cdp.dbt_runner import DbtError
@@ -65,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
 
     generate.register(commands)
     explain.register(commands)
+    sync_cli.register(commands)
     return root
 
 
