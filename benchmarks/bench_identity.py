@@ -207,7 +207,7 @@ def main() -> int:
                 flush=True,
             )
     print()
-    print(f"{'graph':<72} {'SQL s':>6} {'wall s':>6} {'rounds':>6} {'SQL MB':>6} {'scipy s':>7} {'scipy MB':>8} {'ratio':>6} {'ratios':>11} {'same':>4}")
+    print(f"{'graph':<72} {'SQL s':>6} {'wall s':>6} {'rounds':>6} {'SQL MB':>6} {'scipy s':>7} {'scipy MB':>8} {'ratio':>6} {'ratios':>13} {'same':>4}")
     for table, description in graphs.items():
         runs = measured[table]
         ratios = sorted(_ratio(ours, theirs) for ours, theirs, _ in runs)
@@ -215,7 +215,7 @@ def main() -> int:
             f"{description:<72} {median(o['seconds'] for o, _, _ in runs):>6.1f} {median(o['wall_seconds'] for o, _, _ in runs):>6.1f} "
             f"{max(o['rounds'] for o, _, _ in runs):>6} {max(o['peak_mb'] for o, _, _ in runs):>6.0f} "
             f"{median(t['seconds'] for _, t, _ in runs):>7.2f} {max(t['peak_mb'] for _, t, _ in runs):>8.0f} "
-            f"{median(ratios):>5.1f}x {ratios[0]:>4.1f}-{ratios[-1]:.1f}x {'yes' if all(same for _, _, same in runs) else 'NO':>4}"
+            f"{median(ratios):>5.1f}x {f'{ratios[0]:.1f}-{ratios[-1]:.1f}x':>13} {'yes' if all(same for _, _, same in runs) else 'NO':>4}"
         )
     print(f"\nSQL s, wall s, scipy s, ratio: medians of {RUNS} runs; ratios: lowest and highest; MB: highest peak.")
     print("ratio: SQL seconds / scipy seconds of the same run; both include encoding text keys to integers.")
