@@ -1,18 +1,21 @@
 """`cdp build`: load raw files, build every model, report what happened.
 
 The steps run strictly one after another against the warehouse file (DuckDB allows one
-writer at a time): load the raw files, then dbt. Later steps that are Python (linkage,
-model fits) slot in between dbt selections here and in the Dagster definitions.
+writer at a time): load the raw files, then BUILD_STEPS in order. BUILD_STEPS is the one
+place that says which dbt selection runs before which Python step (linkage, model fits);
+the Dagster definitions reuse it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+from cdp.clv.step import run_clv_step
 from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
 from cdp.paths import demo_raw_dir, warehouse_path
@@ -35,12 +38,48 @@ def demo_as_of() -> datetime:
     return parse_as_of((demo_raw_dir() / "as_of.txt").read_text())
 
 
+@dataclass(frozen=True)
+class DbtStep:
+    """`dbt build` of ``select`` minus whatever an earlier DbtStep built; ``select=None``
+    builds everything not built yet."""
+
+    name: str
+    select: str | None
+
+
+@dataclass(frozen=True)
+class PythonStep:
+    """A Python function that reads and writes the warehouse between dbt selections; what
+    it returns has ``lines()`` for the build report."""
+
+    name: str
+    run: Callable[[Path, datetime], object]
+
+
+BUILD_STEPS: tuple[DbtStep | PythonStep, ...] = (
+    DbtStep("models the CLV fit reads", select="+int_persons_clv_summarized"),
+    PythonStep("clv_fit", run_clv_step),
+    DbtStep("all other models", select=None),
+)
+
+
+def dbt_build_args(step: DbtStep, earlier: list[DbtStep]) -> list[str]:
+    args = ["build"]
+    if step.select:
+        args += ["--select", step.select]
+    built = [previous.select for previous in earlier if previous.select]
+    if built:
+        args += ["--exclude", *built]
+    return args
+
+
 @dataclass
 class BuildResult:
     raw_dir: Path
     as_of: datetime
     load: LoadReport
     warehouse: Path
+    step_reports: list[str] = field(default_factory=list)
 
 
 def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: str | None = None) -> BuildResult:
@@ -52,5 +91,13 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as conn:
         load = load_raw_dir(conn, Path(raw_dir), raw_contract())
-    run_dbt(["build"], dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
-    return BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
+    result = BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
+    done: list[DbtStep] = []
+    for step in BUILD_STEPS:
+        if isinstance(step, DbtStep):
+            run_dbt(dbt_build_args(step, done), dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+            done.append(step)
+        else:
+            report = step.run(warehouse, as_of)
+            result.step_reports += report.lines()
+    return result

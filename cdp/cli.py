@@ -23,6 +23,8 @@ def _build(args: argparse.Namespace) -> int:
     for table in result.load.tables:
         if table.ignored_columns:
             print(f"  {table.file}: ignored columns not in the contract: {', '.join(table.ignored_columns)}")
+    for line in result.step_reports:
+        print(line)
     for line in summary_lines(result.warehouse):
         print(line)
     return 0
