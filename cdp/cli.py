@@ -20,9 +20,12 @@ def _build(args: argparse.Namespace) -> int:
     print()
     print(f"Built {result.warehouse} from {result.raw_dir} as of {result.as_of.isoformat()}Z")
     print(f"Loaded {result.load.rows:,} raw rows from {sum(1 for t in result.load.tables if t.file)} files")
+    ignored: dict[str, list[str]] = {}
     for table in result.load.tables:
-        if table.ignored_columns:
-            print(f"  {table.file}: ignored columns not in the contract: {', '.join(table.ignored_columns)}")
+        for column in table.ignored_columns:
+            ignored.setdefault(column, []).append(table.file)
+    for column, files in sorted(ignored.items()):
+        print(f"  ignored column not in the contract: {column} (in {len(files)} file{'s' if len(files) > 1 else ''})")
     for line in result.step_reports:
         print(line)
     for line in summary_lines(result.warehouse):

@@ -1,9 +1,16 @@
-"""Run dbt commands on the bundled project, in this process."""
+"""Run dbt commands on the bundled project.
+
+Each dbt command runs in its own process (as the Dagster integration does too), so that
+no warehouse connection outlives the command: DuckDB allows one writer per file, and the
+Python steps that follow dbt must be able to open it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from cdp.paths import project_dir, warehouse_path
@@ -13,27 +20,28 @@ class DbtError(RuntimeError):
     """A dbt command failed; dbt has already printed which node and why."""
 
 
-def dbt_environment() -> None:
+def dbt_environment() -> dict[str, str]:
     """Point dbt's profile at the same warehouse file the Python steps use."""
     os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return dict(os.environ)
 
 
-def run_dbt(args: list[str], dbt_vars: dict | None = None, target: str | None = None) -> object:
-    """Invoke ``dbt <args>`` against the project and return dbt's result object."""
-    from dbt.cli.main import dbtRunner
-
-    dbt_environment()
+def dbt_command(args: list[str], dbt_vars: dict | None = None, target: str | None = None) -> list[str]:
     root = project_dir()
-    command = [*args, "--project-dir", str(root), "--profiles-dir", str(root)]
+    command = [sys.executable, "-m", "cdp.dbt_entry", *args, "--project-dir", str(root), "--profiles-dir", str(root)]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
     if target:
         command += ["--target", target]
-    result = dbtRunner().invoke(command)
-    if not result.success:
-        raise DbtError(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""))
-    return result.result
+    return command
+
+
+def run_dbt(args: list[str], dbt_vars: dict | None = None, target: str | None = None) -> None:
+    """Run ``dbt <args>`` against the project; raise DbtError when it fails."""
+    completed = subprocess.run(dbt_command(args, dbt_vars, target), env=dbt_environment(), cwd=project_dir())
+    if completed.returncode != 0:
+        raise DbtError(f"dbt {' '.join(args)} failed (exit code {completed.returncode}); see dbt's output above")
 
 
 def manifest_path() -> Path:

@@ -177,6 +177,7 @@ def load_raw_dir(
 
     issues = pa.table(
         {
+            "issue_number": pa.array(range(1, len(malformed) + 1), pa.int64()),
             "source_table": pa.array([m.table for m in malformed], pa.string()),
             "source_file": pa.array([m.file for m in malformed], pa.string()),
             "source_line": pa.array([m.line for m in malformed], pa.int64()),

@@ -13,7 +13,9 @@ def _tables(conn: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     rows = conn.execute(
         "select table_name from information_schema.tables where table_schema = ? order by table_name", [schema]
     ).fetchall()
-    return [name for (name,) in rows]
+    # base_ models hold every raw row with its verdict; counting them again would
+    # double the staging layer.
+    return [name for (name,) in rows if not name.startswith("base_")]
 
 
 def _count(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:

@@ -1,5 +1,6 @@
 {#
     The last step of every base staging model. Adds
+      _cdp_base_row_id    unique per raw row, even for exact copies
       _cdp_key            the row's source key as text, for quarantine reports
       _rejection_reason   why the row is kept out of staging (null: it is not)
       _rejection_column   the column that caused it, where one did
@@ -61,6 +62,7 @@
 
     select
         *,
+        {{ cdp_surrogate_key(['_cdp_source_file', '_cdp_source_row', '_cdp_row_hash', '_check_reason', '_copy_number']) }} as _cdp_base_row_id,
         case
             when _check_reason is not null then _check_reason
             when _copy_number > 1 then 'exact_duplicate'
