@@ -64,7 +64,9 @@ BUILD_STEPS: tuple[DbtStep | PythonStep, ...] = (
 
 
 def dbt_build_args(step: DbtStep, earlier: list[DbtStep]) -> list[str]:
-    args = ["build"]
+    # Cautious indirect selection: a test runs in the step that builds the last of its
+    # parents, so a relationship test across two steps runs once, when both exist.
+    args = ["build", "--indirect-selection", "cautious"]
     if step.select:
         args += ["--select", step.select]
     built = [previous.select for previous in earlier if previous.select]
