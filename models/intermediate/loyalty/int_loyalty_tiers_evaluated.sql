@@ -9,7 +9,7 @@
     Grace: the tier held is the highest tier qualified for at any time during the last
     cdp__loyalty_downgrade_grace_days, so an upgrade is immediate and a downgrade
     happens only after a full grace period below the threshold. That adds the moments
-    at which a qualification period ends plus the grace period.
+    at which a higher qualification ends plus the grace period.
 #}
 
 with tiers as (
@@ -77,7 +77,8 @@ qualification_periods as (
         loyalty_card_id,
         qualified_from,
         lead(qualified_from) over (partition by loyalty_card_id order by qualified_from) as qualified_until,
-        qualified_rank
+        qualified_rank,
+        lead(qualified_rank) over (partition by loyalty_card_id order by qualified_from) as next_qualified_rank
     from qualified
 ),
 
@@ -87,7 +88,8 @@ evaluation_moments as (
     select loyalty_card_id,
         {{ dbt.dateadd('day', var('cdp__loyalty_downgrade_grace_days'), 'qualified_until') }}
     from qualification_periods
-    where qualified_until is not null
+    -- Only the end of a higher qualification can lower the tier held.
+    where qualified_until is not null and qualified_rank > next_qualified_rank
 ),
 
 held as (
