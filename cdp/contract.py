@@ -112,7 +112,7 @@ def contract_markdown(tables: dict[str, ContractTable]) -> str:
             "|---|---|---|",
         ]
         for column in table.columns:
-            notes = [column.description] if column.description else []
+            notes = [column.description.rstrip(".")] if column.description else []
             if column.accepted_values:
                 notes.append("one of " + ", ".join(f"`{v}`" for v in column.accepted_values))
             if column.is_pii:

@@ -29,5 +29,9 @@ def main(argv: list[str]) -> int:
     return 0 if result.success else (2 if result.exception else 1)
 
 
-if __name__ == "__main__":
+def cli() -> None:
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    cli()
