@@ -4,7 +4,7 @@
 #}
 
 with predictions as (
-    select * from {{ source('clv', 'clv_person_predictions') }}
+    select * from {{ source('cdp_clv', 'clv_person_predictions') }}
 ),
 
 typed as (

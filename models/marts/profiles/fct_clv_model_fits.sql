@@ -4,7 +4,7 @@
 #}
 
 with fits as (
-    select * from {{ source('clv', 'clv_model_fits') }}
+    select * from {{ source('cdp_clv', 'clv_model_fits') }}
 ),
 
 typed as (

@@ -1,8 +1,10 @@
 {#
-    Net of returns: an online order with status `returned` is refunded in full; store
-    returns are netted against the purchase int_store_returns_matched links them to
-    (an online order returned in a store included). Refunds never take a purchase below
-    zero: an over-refund (the same order returned online and in store) is capped.
+    Net of returns. Store return receipts are netted against the purchase
+    int_store_returns_matched links them to (an online order returned in a store
+    included), never below zero. An online order with status `returned` and no matched
+    store return is taken as refunded in full; when store returns are matched to it,
+    they say how much came back (the shop marks an order `returned` when part of it is
+    returned in a store too).
 #}
 
 with purchases as (
@@ -30,11 +32,12 @@ netted as (
         purchases.receipt_id,
         purchases.currency,
         purchases.gross_amount,
-        least(
-            purchases.gross_amount,
-            case when purchases.is_returned_online then purchases.gross_amount else 0 end
-                + coalesce(store_returns.store_returned_amount, 0)
-        ) as returned_amount,
+        case
+            when store_returns.store_returned_amount is not null
+                then least(purchases.gross_amount, store_returns.store_returned_amount)
+            when purchases.is_returned_online then purchases.gross_amount
+            else 0
+        end as returned_amount,
         purchases.is_returned_online,
         coalesce(store_returns.store_return_count, 0) as store_return_count
     from purchases
