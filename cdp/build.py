@@ -1,6 +1,6 @@
 """`cdp build`: load raw files, build every model, report what happened.
 
-The steps run strictly one after another against the warehouse file (DuckDB allows one
+The steps run strictly one after another against the warehouse (DuckDB allows one
 writer at a time): load the raw files, then BUILD_STEPS in order. BUILD_STEPS is the one
 place that says which dbt selection runs before which Python step (linkage, model fits);
 the Dagster definitions reuse it.
@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
-
 from cdp.clv.step import run_clv_step
 from cdp.contract import raw_contract
 from cdp.dbt_runner import run_dbt
 from cdp.paths import demo_raw_dir, warehouse_path
 from cdp.raw_loader import LoadReport, load_raw_dir
+from cdp.warehouse import Warehouse, open_warehouse
 
 
 def parse_as_of(text: str) -> datetime:
@@ -53,7 +52,7 @@ class PythonStep:
     it returns has ``lines()`` for the build report."""
 
     name: str
-    run: Callable[[Path, datetime], object]
+    run: Callable[[Warehouse, datetime], object]
 
 
 BUILD_STEPS: tuple[DbtStep | PythonStep, ...] = (
@@ -75,11 +74,31 @@ def dbt_build_args(step: DbtStep, earlier: list[DbtStep]) -> list[str]:
     return args
 
 
+def run_build_steps(as_of: datetime, target: str | None = None, steps=BUILD_STEPS) -> list[str]:
+    """Run ``steps`` in order; return the Python steps' report lines."""
+    reports: list[str] = []
+    done: list[DbtStep] = []
+    for step in steps:
+        if isinstance(step, DbtStep):
+            run_dbt(dbt_build_args(step, done), dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
+            done.append(step)
+            continue
+        # Opened per step and closed before dbt runs again: one writer at a time.
+        warehouse = open_warehouse(target)
+        try:
+            reports += step.run(warehouse, as_of).lines()
+        finally:
+            warehouse.close()
+    return reports
+
+
 @dataclass
 class BuildResult:
     raw_dir: Path
     as_of: datetime
     load: LoadReport
+    target: str | None
+    # The DuckDB file (the Spark target keeps its tables in its own warehouse directory).
     warehouse: Path
     step_reports: list[str] = field(default_factory=list)
 
@@ -91,15 +110,12 @@ def build(raw_dir: Path | None = None, as_of: datetime | None = None, target: st
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     warehouse = warehouse_path()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse)) as conn:
-        load = load_raw_dir(conn, Path(raw_dir), raw_contract())
-    result = BuildResult(raw_dir=Path(raw_dir), as_of=as_of, load=load, warehouse=warehouse)
-    done: list[DbtStep] = []
-    for step in BUILD_STEPS:
-        if isinstance(step, DbtStep):
-            run_dbt(dbt_build_args(step, done), dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
-            done.append(step)
-        else:
-            report = step.run(warehouse, as_of)
-            result.step_reports += report.lines()
-    return result
+    writer = open_warehouse(target)
+    try:
+        load = load_raw_dir(writer, Path(raw_dir), raw_contract())
+    finally:
+        writer.close()
+    step_reports = run_build_steps(as_of, target)
+    return BuildResult(
+        raw_dir=Path(raw_dir), as_of=as_of, load=load, target=target, warehouse=warehouse, step_reports=step_reports
+    )

@@ -12,13 +12,15 @@ from cdp.dbt_runner import DbtError
 from cdp.paths import project_dir
 from cdp.raw_loader import RawContractError
 from cdp.summary import summary_lines
+from cdp.warehouse import open_warehouse
 
 
 def _build(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of) if args.as_of else None
     result = build(raw_dir=args.raw_dir, as_of=as_of, target=args.target)
     print()
-    print(f"Built {result.warehouse} from {result.raw_dir} as of {result.as_of.isoformat()}Z")
+    where = "the Spark warehouse" if result.target == "spark" else result.warehouse
+    print(f"Built {where} from {result.raw_dir} as of {result.as_of.isoformat()}Z")
     print(f"Loaded {result.load.rows:,} raw rows from {sum(1 for t in result.load.tables if t.file)} files")
     ignored: dict[str, list[str]] = {}
     for table in result.load.tables:
@@ -28,8 +30,12 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  ignored column not in the contract: {column} (in {len(files)} file{'s' if len(files) > 1 else ''})")
     for line in result.step_reports:
         print(line)
-    for line in summary_lines(result.warehouse):
-        print(line)
+    warehouse = open_warehouse(result.target, read_only=True)
+    try:
+        for line in summary_lines(warehouse):
+            print(line)
+    finally:
+        warehouse.close()
     return 0
 
 

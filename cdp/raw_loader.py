@@ -14,12 +14,12 @@ import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
 
 from cdp.contract import ContractTable
+from cdp.warehouse import Warehouse
 
 LINEAGE_COLUMNS = ("_cdp_source_file", "_cdp_source_row")
 LOAD_ISSUES_TABLE = "cdp_load_issues"
@@ -142,16 +142,8 @@ def _empty(contract: ContractTable) -> pa.Table:
     return schema.empty_table()
 
 
-def _replace_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str, data: pa.Table) -> None:
-    conn.register("_cdp_incoming", data)
-    try:
-        conn.execute(f'create or replace table "{schema}"."{name}" as select * from _cdp_incoming')
-    finally:
-        conn.unregister("_cdp_incoming")
-
-
 def load_raw_dir(
-    conn: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     raw_dir: Path,
     contract: dict[str, ContractTable],
     schema: str = "raw",
@@ -185,14 +177,5 @@ def load_raw_dir(
             "raw_text": pa.array([m.text for m in malformed], pa.string()),
         }
     )
-    conn.execute(f'create schema if not exists "{schema}"')
-    conn.execute("begin transaction")
-    try:
-        for load, data in staged:
-            _replace_table(conn, schema, load.table, data)
-        _replace_table(conn, schema, LOAD_ISSUES_TABLE, issues)
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
+    warehouse.replace_tables(schema, {**{load.table: data for load, data in staged}, LOAD_ISSUES_TABLE: issues})
     return LoadReport(tables=[load for load, _ in staged], malformed_lines=len(malformed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def spark_session():
@@ -12,6 +13,8 @@ def spark_session():
 
     from cdp.phones import to_e164
 
+    # Python UDF workers must run the interpreter that has this project installed.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warehouse_dir = os.environ.get("CDP_SPARK_WAREHOUSE", os.path.abspath("spark-warehouse"))
     session = (
         SparkSession.builder.appName("cdp")

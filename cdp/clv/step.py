@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cdp.clv.models import (
     FitError,
@@ -33,13 +33,25 @@ from cdp.clv.models import (
     probability_alive,
 )
 from cdp.project_vars import project_var
+from cdp.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 SUMMARY_TABLE = "intermediate.int_persons_clv_summarized"
+SUMMARY_COLUMNS = ("person_id", "repeat_purchases", "days_first_to_last_purchase", "days_first_purchase_to_as_of",
+                   "repeat_purchase_average_spend")
 OUTPUT_SCHEMA = "clv"
-FITS_TABLE = "clv_model_fits"
-PREDICTIONS_TABLE = "clv_person_predictions"
+FITS_SCHEMA = pa.schema([
+    ("model", pa.string()), ("parameter", pa.string()), ("value", pa.float64()), ("status", pa.string()),
+    ("status_reason", pa.string()), ("log_likelihood", pa.float64()), ("sample_size", pa.int64()),
+    ("time_unit_days", pa.float64()), ("horizon_days", pa.float64()), ("as_of", pa.timestamp("us")),
+    ("fitted_at", pa.timestamp("us")),
+])
+PREDICTIONS_SCHEMA = pa.schema([
+    ("person_id", pa.string()), ("expected_purchases", pa.float64()), ("probability_alive", pa.float64()),
+    ("churn_probability", pa.float64()), ("expected_average_spend", pa.float64()), ("predicted_clv", pa.float64()),
+    ("horizon_days", pa.float64()), ("fitted_at", pa.timestamp("us")),
+])
 
 
 @dataclass(frozen=True)
@@ -72,15 +84,9 @@ class ClvFitReport:
         return [text + (f" ({self.reason})" if self.reason else "")]
 
 
-def _read_summary(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return conn.execute(
-        f"""
-        select person_id, repeat_purchases, days_first_to_last_purchase, days_first_purchase_to_as_of,
-               repeat_purchase_average_spend
-        from {SUMMARY_TABLE}
-        order by person_id
-        """
-    ).df()
+def _read_summary(warehouse: Warehouse) -> pd.DataFrame:
+    rows = warehouse.query(f"select {', '.join(SUMMARY_COLUMNS)} from {SUMMARY_TABLE} order by person_id")
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def _fit_rows(model: str, status: str, reason: str | None, parameters: dict[str, float],
@@ -144,41 +150,23 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     return pd.DataFrame(rows), observed, report
 
 
-def run_clv_step(warehouse: Path, as_of: datetime, settings: ClvSettings | None = None) -> ClvFitReport:
-    """Read the purchase summary, fit, and replace the `clv` tables (one transaction)."""
+def run_clv_step(warehouse: Warehouse, as_of: datetime, settings: ClvSettings | None = None) -> ClvFitReport:
+    """Read the purchase summary, fit, and replace the `clv` tables."""
     settings = settings or ClvSettings.from_project()
-    with duckdb.connect(str(warehouse)) as conn:
-        summary = _read_summary(conn)
-        fits, predictions, report = fit_and_predict(summary, settings)
-        fitted_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-        fits = fits.assign(fitted_at=fitted_at, as_of=as_of, time_unit_days=settings.time_unit_days,
-                           horizon_days=settings.horizon_days)
-        predictions = predictions.assign(fitted_at=fitted_at, horizon_days=settings.horizon_days)
-        conn.execute(f"create schema if not exists {OUTPUT_SCHEMA}")
-        conn.execute("begin transaction")
-        try:
-            _replace(conn, FITS_TABLE, fits, {
-                "model": "varchar", "parameter": "varchar", "value": "double", "status": "varchar",
-                "status_reason": "varchar", "log_likelihood": "double", "sample_size": "integer",
-                "time_unit_days": "double", "horizon_days": "double", "as_of": "timestamp",
-                "fitted_at": "timestamp"})
-            _replace(conn, PREDICTIONS_TABLE, predictions, {
-                "person_id": "varchar", "expected_purchases": "double", "probability_alive": "double",
-                "churn_probability": "double", "expected_average_spend": "double", "predicted_clv": "double",
-                "horizon_days": "double", "fitted_at": "timestamp"})
-            conn.execute("commit")
-        except Exception:
-            conn.execute("rollback")
-            raise
+    fits, predictions, report = fit_and_predict(_read_summary(warehouse), settings)
+    fitted_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    fits = fits.assign(fitted_at=fitted_at, as_of=as_of, time_unit_days=settings.time_unit_days,
+                       horizon_days=settings.horizon_days)
+    predictions = predictions.assign(fitted_at=fitted_at, horizon_days=settings.horizon_days)
+    warehouse.replace_tables(OUTPUT_SCHEMA, {
+        "clv_model_fits": _typed(fits, FITS_SCHEMA),
+        "clv_person_predictions": _typed(predictions, PREDICTIONS_SCHEMA),
+    })
     log.info("%s", report.lines()[0])
     return report
 
 
-def _replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
-    """Replace ``clv.<table>`` with ``frame``, typed explicitly (an empty frame has no types)."""
-    conn.register("_cdp_clv_frame", frame.reindex(columns=list(columns)))
-    try:
-        select = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in columns.items())
-        conn.execute(f"create or replace table {OUTPUT_SCHEMA}.{table} as select {select} from _cdp_clv_frame")
-    finally:
-        conn.unregister("_cdp_clv_frame")
+def _typed(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame`` as a table of exactly ``schema`` (an empty frame has no types of its own)."""
+    ordered = frame.reindex(columns=schema.names)
+    return pa.Table.from_pandas(ordered.astype(object).where(ordered.notna(), None), schema=schema, preserve_index=False)

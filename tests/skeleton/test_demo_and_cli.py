@@ -7,6 +7,7 @@ import sys
 
 from cdp.contract import raw_contract
 from cdp.summary import summary_lines
+from cdp.warehouse import DuckDBWarehouse
 from tests.conftest import query
 
 
@@ -29,7 +30,11 @@ def test_the_demo_normalises_messy_identifiers(demo_warehouse):
 
 
 def test_the_summary_reports_layers_and_quarantine(demo_warehouse):
-    lines = summary_lines(demo_warehouse)
+    warehouse = DuckDBWarehouse(demo_warehouse, read_only=True)
+    try:
+        lines = summary_lines(warehouse)
+    finally:
+        warehouse.close()
     text = "\n".join(lines)
     assert "staging" in text and "marts" in text
     quarantined = query(demo_warehouse, "select count(*) from marts.fct_quarantined_rows")[0][0]
