@@ -39,49 +39,52 @@ def demo_as_of() -> datetime:
 
 @dataclass(frozen=True)
 class DbtStep:
-    """`dbt build` of ``select`` minus whatever an earlier DbtStep built; ``select=None``
-    builds everything not built yet."""
+    """`dbt build` of the models whose turn it is: downstream of the last Python step
+    before it, and not downstream of any Python step after it."""
 
     name: str
-    select: str | None
 
 
 @dataclass(frozen=True)
 class PythonStep:
-    """A Python function that reads and writes the warehouse between dbt selections; what
-    it returns has ``lines()`` for the build report."""
+    """A Python function that reads and writes the warehouse between dbt selections. Its
+    output tables are the dbt source ``writes_source``; what it returns has ``lines()``
+    for the build report."""
 
     name: str
+    writes_source: str
     run: Callable[[Warehouse, datetime], object]
 
 
 BUILD_STEPS: tuple[DbtStep | PythonStep, ...] = (
-    DbtStep("models the CLV fit reads", select="+int_persons_clv_summarized"),
-    PythonStep("clv_fit", run_clv_step),
-    DbtStep("all other models", select=None),
+    DbtStep("staging and everything else that needs no Python step"),
+    PythonStep("CLV fit (BG/NBD and Gamma-Gamma)", "cdp_clv", run_clv_step),
+    DbtStep("models downstream of the CLV fit"),
 )
 
 
-def dbt_build_args(step: DbtStep, earlier: list[DbtStep]) -> list[str]:
-    # Cautious indirect selection: a test runs in the step that builds the last of its
-    # parents, so a relationship test across two steps runs once, when both exist.
+def dbt_build_args(steps: tuple[DbtStep | PythonStep, ...], index: int) -> list[str]:
+    """`dbt build` arguments for the DbtStep at ``steps[index]``.
+
+    Cautious indirect selection: a test runs in the step that builds the last of its
+    parents, so a relationship test across two steps runs once, when both exist.
+    """
+    earlier = [step for step in steps[:index] if isinstance(step, PythonStep)]
+    later = [step for step in steps[index + 1 :] if isinstance(step, PythonStep)]
     args = ["build", "--indirect-selection", "cautious"]
-    if step.select:
-        args += ["--select", step.select]
-    built = [previous.select for previous in earlier if previous.select]
-    if built:
-        args += ["--exclude", *built]
+    if earlier:
+        args += ["--select", f"source:{earlier[-1].writes_source}+"]
+    if later:
+        args += ["--exclude", *(f"source:{step.writes_source}+" for step in later)]
     return args
 
 
 def run_build_steps(as_of: datetime, target: str | None = None, steps=BUILD_STEPS) -> list[str]:
     """Run ``steps`` in order; return the Python steps' report lines."""
     reports: list[str] = []
-    done: list[DbtStep] = []
-    for step in steps:
+    for index, step in enumerate(steps):
         if isinstance(step, DbtStep):
-            run_dbt(dbt_build_args(step, done), dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
-            done.append(step)
+            run_dbt(dbt_build_args(steps, index), dbt_vars={"cdp__as_of": as_of.isoformat(sep=" ")}, target=target)
             continue
         # Opened per step and closed before dbt runs again: one writer at a time.
         warehouse = open_warehouse(target)

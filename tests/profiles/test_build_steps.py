@@ -1,10 +1,10 @@
-"""BUILD_STEPS builds every dbt node exactly once across its selections."""
+"""BUILD_STEPS builds every dbt node exactly once, each after the Python steps it needs."""
 
 from __future__ import annotations
 
 import subprocess
 
-from cdp.build import BUILD_STEPS, DbtStep, dbt_build_args
+from cdp.build import BUILD_STEPS, DbtStep, PythonStep, dbt_build_args
 from cdp.dbt_runner import dbt_command, dbt_environment
 from cdp.paths import project_dir
 
@@ -16,11 +16,17 @@ def listed(args: list[str]) -> list[str]:
     return [line for line in completed.stdout.splitlines() if line.strip()]
 
 
-def test_the_dbt_selections_partition_the_project():
-    dbt_steps = [step for step in BUILD_STEPS if isinstance(step, DbtStep)]
-    assert dbt_steps[-1].select is None, "the last dbt step must build whatever is left"
-    selected = []
-    for index, step in enumerate(dbt_steps):
-        selected += listed(dbt_build_args(step, dbt_steps[:index])[1:])
+def test_the_dbt_selections_partition_the_project_in_dependency_order():
+    selections = {
+        index: listed(dbt_build_args(BUILD_STEPS, index)[1:])
+        for index, step in enumerate(BUILD_STEPS)
+        if isinstance(step, DbtStep)
+    }
     everything = listed([])
-    assert sorted(selected) == sorted(everything)
+    assert sorted(name for names in selections.values() for name in names) == sorted(everything)
+    for index, step in enumerate(BUILD_STEPS):
+        if isinstance(step, PythonStep):
+            downstream = set(listed(["--select", f"source:{step.writes_source}+"]))
+            built_before = {name for position, names in selections.items() if position < index for name in names}
+            assert downstream, f"nothing reads what {step.name} writes"
+            assert not downstream & built_before, f"built before {step.name} ran: {sorted(downstream & built_before)}"
