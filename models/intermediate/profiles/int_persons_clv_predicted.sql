@@ -10,11 +10,11 @@ with predictions as (
 typed as (
     select
         cast(person_id as {{ dbt.type_string() }}) as person_id,
-        cast(expected_purchases as {{ dbt.type_float() }}) as expected_purchases_12m,
-        cast(probability_alive as {{ dbt.type_float() }}) as probability_alive,
-        cast(churn_probability as {{ dbt.type_float() }}) as churn_probability,
-        cast(expected_average_spend as {{ dbt.type_float() }}) as expected_average_spend,
-        cast(predicted_clv as {{ dbt.type_float() }}) as predicted_clv_12m,
+        cast(expected_purchases as {{ cdp_type_double() }}) as expected_purchases_12m,
+        cast(probability_alive as {{ cdp_type_double() }}) as probability_alive,
+        cast(churn_probability as {{ cdp_type_double() }}) as churn_probability,
+        cast(expected_average_spend as {{ cdp_type_double() }}) as expected_average_spend,
+        cast(predicted_clv as {{ cdp_type_double() }}) as predicted_clv_12m,
         cast(fitted_at as {{ dbt.type_timestamp() }}) as clv_fitted_at
     from predictions
 )

@@ -26,7 +26,7 @@ select
     purchases,
     net_revenue,
     net_revenue / purchases as average_order_value,
-    cast(purchases as {{ dbt.type_float() }}) / customers as purchases_per_customer,
+    cast(purchases as {{ cdp_type_double() }}) / customers as purchases_per_customer,
     net_revenue / customers as revenue_per_customer,
-    cast(repeat_customers as {{ dbt.type_float() }}) / customers as repeat_purchase_rate
+    cast(repeat_customers as {{ cdp_type_double() }}) / customers as repeat_purchase_rate
 from grouped

@@ -21,5 +21,5 @@ select
     cohort_month,
     customers,
     repeat_customers,
-    cast(repeat_customers as {{ dbt.type_float() }}) / customers as repeat_purchase_rate
+    cast(repeat_customers as {{ cdp_type_double() }}) / customers as repeat_purchase_rate
 from cohorts

@@ -11,13 +11,13 @@ typed as (
     select
         cast(model as {{ dbt.type_string() }}) as model,
         cast(parameter as {{ dbt.type_string() }}) as parameter,
-        cast(value as {{ dbt.type_float() }}) as parameter_value,
+        cast(value as {{ cdp_type_double() }}) as parameter_value,
         cast(status as {{ dbt.type_string() }}) as fit_status,
         cast(status_reason as {{ dbt.type_string() }}) as fit_status_reason,
-        cast(log_likelihood as {{ dbt.type_float() }}) as log_likelihood,
+        cast(log_likelihood as {{ cdp_type_double() }}) as log_likelihood,
         cast(sample_size as {{ dbt.type_int() }}) as sample_size,
-        cast(time_unit_days as {{ dbt.type_float() }}) as time_unit_days,
-        cast(horizon_days as {{ dbt.type_float() }}) as horizon_days,
+        cast(time_unit_days as {{ cdp_type_double() }}) as time_unit_days,
+        cast(horizon_days as {{ cdp_type_double() }}) as horizon_days,
         cast(as_of as {{ dbt.type_timestamp() }}) as fitted_as_of,
         cast(fitted_at as {{ dbt.type_timestamp() }}) as fitted_at
     from fits
