@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -27,9 +27,8 @@ test: install
 
 ## The Dagster UI on http://127.0.0.1:3000
 ui: install
-	$(BIN)/dbt parse --quiet
 	mkdir -p .dagster_home
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+	PATH=$(CURDIR)/$(BIN):$$PATH DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
 
 ## dbt's documentation site on http://127.0.0.1:8080
 dbt-docs: install

@@ -28,8 +28,6 @@ def _build(args: argparse.Namespace) -> int:
             ignored.setdefault(column, []).append(table.file)
     for column, files in sorted(ignored.items()):
         print(f"  ignored column not in the contract: {column} (in {len(files)} file{'s' if len(files) > 1 else ''})")
-    for line in result.step_reports:
-        print(line)
     warehouse = open_warehouse(result.target, read_only=True)
     try:
         for line in summary_lines(warehouse):

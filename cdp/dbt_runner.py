@@ -1,8 +1,10 @@
 """Run dbt commands on the bundled project.
 
-Each dbt command runs in its own process (as the Dagster integration does too), so that
-no warehouse connection outlives the command: DuckDB allows one writer per file, and the
-Python steps that follow dbt must be able to open it.
+On DuckDB each dbt command runs in its own process (as the Dagster integration does
+too), so that no warehouse connection outlives the command: DuckDB allows one writer per
+file, and the Python steps that follow dbt must be able to open it. On Spark dbt runs in
+this process, on the session the Python steps use: the embedded metastore admits one
+JVM at a time, and the JVM outlives a stopped session.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ def dbt_command(args: list[str], dbt_vars: dict | None = None, target: str | Non
 
 def run_dbt(args: list[str], dbt_vars: dict | None = None, target: str | None = None) -> None:
     """Run ``dbt <args>`` against the project; raise DbtError when it fails."""
-    completed = subprocess.run(dbt_command(args, dbt_vars, target), env=dbt_environment(), cwd=project_dir())
-    if completed.returncode != 0:
-        raise DbtError(f"dbt {' '.join(args)} failed (exit code {completed.returncode}); see dbt's output above")
+    command = dbt_command(args, dbt_vars, target)
+    if target == "spark":
+        from cdp.dbt_entry import main
+
+        dbt_environment()
+        returncode = main(command[3:])
+    else:
+        returncode = subprocess.run(command, env=dbt_environment(), cwd=project_dir()).returncode
+    if returncode != 0:
+        raise DbtError(f"dbt {' '.join(args)} failed (exit code {returncode}); see dbt's output above")
 
 
 def manifest_path() -> Path:

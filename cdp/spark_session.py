@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 
 def spark_session():
@@ -11,16 +12,22 @@ def spark_session():
     from pyspark.sql import SparkSession
     from pyspark.sql.types import StringType
 
+    from cdp.paths import project_dir
     from cdp.phones import to_e164
 
     # Python UDF workers must run the interpreter that has this project installed.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    warehouse_dir = os.environ.get("CDP_SPARK_WAREHOUSE", os.path.abspath("spark-warehouse"))
+    # Tables and the embedded metastore live together, like the DuckDB file does:
+    # CDP_SPARK_WAREHOUSE, else warehouse/spark in the project.
+    root = Path(os.environ.get("CDP_SPARK_WAREHOUSE") or project_dir() / "warehouse" / "spark").resolve()
+    root.mkdir(parents=True, exist_ok=True)
     session = (
         SparkSession.builder.appName("cdp")
         .master(os.environ.get("CDP_SPARK_MASTER", "local[2]"))
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.warehouse.dir", warehouse_dir)
+        .config("spark.sql.warehouse.dir", str(root / "tables"))
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
         .config("spark.ui.enabled", "false")
         .enableHiveSupport()
         .getOrCreate()

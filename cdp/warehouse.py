@@ -79,9 +79,9 @@ class SparkWarehouse:
         return [tuple(row) for row in self.session.sql(sql).collect()]
 
     def close(self) -> None:
-        # dbt's session method starts its own session in its own process; the embedded
-        # metastore allows one process at a time.
-        self.session.stop()
+        # The session stays up: dbt (session method) and the next steps of this process
+        # pick it up again, and the embedded metastore admits one JVM at a time.
+        pass
 
 
 def open_warehouse(target: str | None, path: Path | None = None, read_only: bool = False) -> Warehouse:

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets, with dbt tests as asset checks."""
 
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,9 +15,9 @@ from cdp.paths import project_dir
 
 dbt_environment()
 cdp_dbt_project = DbtProject(project_dir=project_dir(), profiles_dir=project_dir())
-cdp_dbt_project.prepare_if_dev()
-if not cdp_dbt_project.manifest_path.exists():
-    # A fresh clone has no manifest yet; the asset definitions are read from it.
+if os.environ.get("DAGSTER_IS_DEV_CLI") or not cdp_dbt_project.manifest_path.exists():
+    # The asset definitions are read from the manifest: parse on every `dagster dev`
+    # (re)load so that edited models show up, and on a fresh clone that has none yet.
     run_dbt(["parse", "--quiet"])
 
 

@@ -33,7 +33,8 @@ from cdp.clv.models import (
     probability_alive,
 )
 from cdp.project_vars import project_var
-from cdp.warehouse import Warehouse
+from cdp.steps import StepContext
+from cdp.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,9 @@ class ClvFitReport:
     gamma_gamma_status: str
     reason: str | None
 
-    def lines(self) -> list[str]:
+    def __str__(self) -> str:
         text = f"CLV fit on {self.customers:,} customers: BG/NBD {self.bgnbd_status}, Gamma-Gamma {self.gamma_gamma_status}"
-        return [text + (f" ({self.reason})" if self.reason else "")]
+        return text + (f" ({self.reason})" if self.reason else "")
 
 
 def _read_summary(warehouse: Warehouse) -> pd.DataFrame:
@@ -150,19 +151,23 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     return pd.DataFrame(rows), observed, report
 
 
-def run_clv_step(warehouse: Warehouse, as_of: datetime, settings: ClvSettings | None = None) -> ClvFitReport:
+def run_clv_step(context: StepContext, settings: ClvSettings | None = None) -> ClvFitReport:
     """Read the purchase summary, fit, and replace the `clv` tables."""
     settings = settings or ClvSettings.from_project()
-    fits, predictions, report = fit_and_predict(_read_summary(warehouse), settings)
-    fitted_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    fits = fits.assign(fitted_at=fitted_at, as_of=as_of, time_unit_days=settings.time_unit_days,
-                       horizon_days=settings.horizon_days)
-    predictions = predictions.assign(fitted_at=fitted_at, horizon_days=settings.horizon_days)
-    warehouse.replace_tables(OUTPUT_SCHEMA, {
-        "clv_model_fits": _typed(fits, FITS_SCHEMA),
-        "clv_person_predictions": _typed(predictions, PREDICTIONS_SCHEMA),
-    })
-    log.info("%s", report.lines()[0])
+    warehouse = open_warehouse(context.target)
+    try:
+        fits, predictions, report = fit_and_predict(_read_summary(warehouse), settings)
+        fitted_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        fits = fits.assign(fitted_at=fitted_at, as_of=context.as_of, time_unit_days=settings.time_unit_days,
+                           horizon_days=settings.horizon_days)
+        predictions = predictions.assign(fitted_at=fitted_at, horizon_days=settings.horizon_days)
+        warehouse.replace_tables(OUTPUT_SCHEMA, {
+            "clv_model_fits": _typed(fits, FITS_SCHEMA),
+            "clv_person_predictions": _typed(predictions, PREDICTIONS_SCHEMA),
+        })
+    finally:
+        warehouse.close()
+    log.info("%s", report)
     return report
 
 
