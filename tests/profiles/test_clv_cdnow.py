@@ -60,7 +60,6 @@ def fitted(warehouse: Path, model: str) -> dict[str, tuple[float, int]]:
     return {parameter: (value, sample_size) for parameter, value, sample_size in rows}
 
 
-@pytest.mark.slow
 def test_bgnbd_fitted_in_the_warehouse_reproduces_the_published_parameters(cdnow_warehouse):
     parameters = fitted(cdnow_warehouse, "bgnbd")
     assert set(parameters) == set(cdnow.PUBLISHED_BGNBD)
@@ -70,14 +69,12 @@ def test_bgnbd_fitted_in_the_warehouse_reproduces_the_published_parameters(cdnow
         assert value == pytest.approx(published, rel=0.01), name
 
 
-@pytest.mark.slow
 def test_gamma_gamma_fitted_in_the_warehouse_reproduces_the_published_parameters(cdnow_warehouse):
     parameters = fitted(cdnow_warehouse, "gamma_gamma")
     for name, published in cdnow.PUBLISHED_GAMMA_GAMMA.items():
         assert parameters[name][0] == pytest.approx(published, rel=0.01), name
 
 
-@pytest.mark.slow
 def test_every_cdnow_customer_gets_a_prediction_and_later_purchases_are_not_used(cdnow_warehouse):
     predicted, churn_in_range = query(cdnow_warehouse, """
         select count(predicted_clv_12m), count(*) filter (where churn_probability between 0 and 1)

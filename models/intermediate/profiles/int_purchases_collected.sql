@@ -12,13 +12,18 @@
     that an order cancelled after an incremental run replaces its earlier row.
 #}
 
+{% set reread_from -%}
+    (
+        select {{ dbt.dateadd('day', -var('cdp__profiles_purchases_lookback_days'),
+                              "coalesce(max(purchased_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
+        from {{ this }}
+    )
+{%- endset %}
+
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
     {% if is_incremental() %}
-    where ordered_at >= (
-        select {{ dbt.dateadd('day', -var('cdp__profiles_purchases_lookback_days'), 'max(purchased_at)') }}
-        from {{ this }}
-    )
+    where ordered_at >= {{ reread_from }}
     {% endif %}
 ),
 
@@ -26,10 +31,7 @@ store_sales as (
     select * from {{ ref('stg_pos__transactions') }}
     where transaction_type = 'sale'
     {% if is_incremental() %}
-        and transacted_at >= (
-            select {{ dbt.dateadd('day', -var('cdp__profiles_purchases_lookback_days'), 'max(purchased_at)') }}
-            from {{ this }}
-        )
+        and transacted_at >= {{ reread_from }}
     {% endif %}
 ),
 
