@@ -6,8 +6,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 
-.PHONY: install demo test ui dbt-docs clean
+.PHONY: install demo test ui dbt-docs bench-identity bench-sync clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +19,21 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# Node tools the tests use (Stoplight Prism serves the provider contracts), pinned by package-lock.json.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_INSTALLED)
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_INSTALLED)
+
 ## Build everything on the bundled demo data and print what happened.
 demo: install
 	$(BIN)/cdp build
 
 ## The whole test suite (pytest; it also runs dbt build on fixtures).
-test: install
+test: install $(NODE_INSTALLED)
 	$(BIN)/pytest
 
 ## The Dagster UI on http://127.0.0.1:3000
@@ -33,6 +44,14 @@ ui: install
 ## dbt's documentation site on http://127.0.0.1:8080
 dbt-docs: install
 	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --host 127.0.0.1 --port 8080
+
+## Identity graph benchmark: SQL connected components beside scipy (prints figures).
+bench-identity: install
+	$(BIN)/python benchmarks/bench_identity.py
+
+## Activation vs drt-core: a 1M-member audience synced under a provider's documented rate limit.
+bench-sync: $(BENCH_INSTALLED)
+	$(BIN)/python benchmarks/sync_bench.py
 
 clean:
 	rm -rf target logs warehouse/*.duckdb .dagster_home

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cdp import explain, generate, sync_cli
 from cdp.build import build, parse_as_of
 from cdp.contract import contract_markdown, raw_contract
 from cdp.dbt_runner import DbtError
@@ -61,6 +62,10 @@ def parser() -> argparse.ArgumentParser:
     contract_cmd = commands.add_parser("contract", help="print the raw source contract as Markdown")
     contract_cmd.add_argument("--write", action="store_true", help="write docs/raw-source-contract.md instead")
     contract_cmd.set_defaults(handler=_contract)
+
+    generate.register(commands)
+    explain.register(commands)
+    sync_cli.register(commands)
     return root
 
 

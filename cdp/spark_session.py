@@ -25,6 +25,9 @@ def spark_session():
         SparkSession.builder.appName("cdp")
         .master(os.environ.get("CDP_SPARK_MASTER", "local[2]"))
         .config("spark.sql.session.timeZone", "UTC")
+        # String literals as written, as on DuckDB: a backslash in a regular expression
+        # (or in a seed value, which dbt-spark inserts as a literal) stays a backslash.
+        .config("spark.sql.parser.escapedStringLiterals", "true")
         .config("spark.sql.warehouse.dir", str(root / "tables"))
         .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")

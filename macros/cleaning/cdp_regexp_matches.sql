@@ -12,6 +12,7 @@
 {%- endmacro %}
 
 {% macro spark__cdp_regexp_matches(expression, pattern) -%}
-    {#- Spark string literals treat a backslash as an escape character. -#}
-    ({{ expression }} rlike '^(?:{{ pattern | replace('\\', '\\\\') }})$')
+    {#- Backslashes reach the regex as written: the spark target runs with
+        spark.sql.parser.escapedStringLiterals (see cdp_session_settings). -#}
+    ({{ expression }} rlike '^(?:{{ pattern }})$')
 {%- endmacro %}

@@ -59,11 +59,23 @@ def test_every_model_says_its_grain(manifest):
         assert model["description"].startswith("One row per"), f"{model['name']}: description must start with its grain"
 
 
+def composite_keys(manifest: dict) -> dict[str, list[list[str]]]:
+    found: dict[str, list[list[str]]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("test_metadata", {}).get("name") == "unique_combination_of_columns":
+            columns = node["test_metadata"]["kwargs"]["combination_of_columns"]
+            found.setdefault(node["attached_node"], []).append(columns)
+    return found
+
+
 def test_every_model_has_a_unique_not_null_key(manifest):
     tested = data_tests_by_column(manifest)
+    composites = composite_keys(manifest)
     for model in models(manifest):
+        not_null = {column for (node, column), kinds in tested.items() if node == model["unique_id"] and "not_null" in kinds}
         keys = [column for (node, column), kinds in tested.items() if node == model["unique_id"] and {"unique", "not_null"} <= kinds]
-        assert keys, f"{model['name']}: needs a column with both unique and not_null tests"
+        keys += [columns for columns in composites.get(model["unique_id"], []) if set(columns) <= not_null]
+        assert keys, f"{model['name']}: needs a key: a column with unique and not_null tests, or unique_combination_of_columns over not_null columns"
 
 
 def test_only_staging_reads_sources(manifest):

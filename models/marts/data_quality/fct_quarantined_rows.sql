@@ -38,10 +38,18 @@ staging_issues as (
     {% endfor %}
 ),
 
+-- identifiers the identity graph keeps out (junk values, hubs); see docs/identity.md
+identity_issues as (
+    select source_table, source_key, reason, column_name, action, raw_row, source_file, source_row
+    from {{ ref('int_identity_quarantined_identifiers') }}
+),
+
 quarantined as (
     select * from load_issues
     union all
     select * from staging_issues
+    union all
+    select * from identity_issues
 )
 
 select

@@ -1,0 +1,1 @@
+"""Reverse ETL: diff-based syncs of audiences and planned messages to messaging providers (plain Python, no Dagster)."""

@@ -1,0 +1,172 @@
+"""Klaviyo: profiles with traits, list membership, email/SMS subscriptions, flow events.
+
+State syncs upsert profiles with the bulk import job (up to 10,000 per request), which
+also adds them to `settings.list_id`. Profiles are matched by external_id (the sync key)
+and email. Klaviyo merges profile attributes on import, so a change carries only the
+changed fields. Consent fields (`consent_email`, `consent_sms`) become subscription jobs.
+Removes take the profile out of the list (Klaviyo's DELETE takes Klaviyo profile ids,
+which the single-profile import returns). Message sends are events (POST /api/events)
+that trigger a flow; the event's unique_id is the message_key, so Klaviyo drops a repeat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
+from activation.destinations.base import Destination, Message, Outcome, Record, ok
+from activation.http import PermanentError
+
+REVISION = "2026-07-15"
+MEDIA_TYPE = "application/vnd.api+json"
+_PROFILE_ATTRIBUTES = {"email": "email", "phone": "phone_number", "first_name": "first_name", "last_name": "last_name"}
+_CONSENT_FIELDS = {"consent_email": "email", "consent_sms": "sms"}
+
+
+def _bucket(burst_per_second: int, steady_per_minute: int) -> RateLimit:
+    # Klaviyo publishes a 1 s burst window and a 1 min steady window; a bucket refilling at
+    # the steady rate with the burst as capacity stays inside both.
+    return RateLimit(per_second=steady_per_minute / 60.0, burst=burst_per_second)
+
+
+class Klaviyo(Destination):
+    type_name = "klaviyo"
+    default_base_url = "https://a.klaviyo.com"
+    credential_names = ("api_key",)
+    channels = frozenset({"email", "sms"})
+    supports_state = True
+    partial_updates = True
+    supports_rekey = True
+    idempotent_sends = True
+    uses_templates = False  # the event triggers a flow; the flow holds the content
+    required_message_fields = {"email": ("email",), "sms": ("phone",)}
+    default_batch_sizes = {"upsert": 10_000, "remove": 1_000, "send": 1, "rekey": 1}
+    # x-klaviyo-ratelimit of each operation in the 2026-07-15 contract.
+    default_rate_limits = {
+        "bulk_import": _bucket(10, 150),
+        "list_membership": _bucket(10, 150),
+        "profile_import": _bucket(75, 750),
+        "subscriptions": _bucket(75, 750),
+        "events": _bucket(350, 3500),
+    }
+
+    @classmethod
+    def check_settings(cls, config: DestinationConfig, context: str) -> None:
+        metric = config.settings.get("metric_name", "CDP Planned Message")
+        if not isinstance(metric, str) or not metric:
+            raise ConfigError(f"{context}: settings.metric_name must be a non-empty string")
+
+    def check_sync(self, sync: SyncConfig) -> None:
+        if sync.kind == "state" and not self.settings.get("list_id"):
+            raise ConfigError(f"sync {sync.name!r}: destination {self.config.name!r} needs settings.list_id for state syncs")
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Klaviyo-API-Key {self.config.credential('api_key')}",
+            "revision": REVISION,
+            "Content-Type": MEDIA_TYPE,
+            "Accept": MEDIA_TYPE,
+        }
+
+    def _profile(self, key: str, fields: dict[str, Any]) -> dict[str, Any]:
+        attributes: dict[str, Any] = {"external_id": key}
+        properties = {}
+        for name, value in fields.items():
+            if name in _PROFILE_ATTRIBUTES:
+                attributes[_PROFILE_ATTRIBUTES[name]] = value
+            else:
+                properties[name] = value
+        if properties:
+            attributes["properties"] = properties
+        return {"type": "profile", "attributes": attributes}
+
+    def upsert(self, records: list[Record], sync: SyncConfig) -> list[Outcome]:
+        list_id = self.settings["list_id"]
+        body = {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "attributes": {"profiles": {"data": [self._profile(r.key, r.fields) for r in records]}},
+                "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}},
+            }
+        }
+        response = self.http.request("bulk_import", "POST", self.url("/api/profile-bulk-import-jobs"), json=body, headers=self._headers())
+        job_id = (response.json().get("data") or {}).get("id")
+        self._subscriptions(records, list_id)
+        return [ok(job_id) for _ in records]
+
+    def _subscriptions(self, records: list[Record], list_id: str) -> None:
+        """Consent fields that were sent become subscribe / unsubscribe jobs per channel."""
+        for field_name, channel in _CONSENT_FIELDS.items():
+            address_field, attribute = ("email", "email") if channel == "email" else ("phone", "phone_number")
+            for consent in (True, False):
+                profiles = []
+                for record in records:
+                    if field_name not in record.fields or bool(record.fields[field_name]) is not consent:
+                        continue
+                    address = record.fields.get(address_field) or (record.previous or {}).get(address_field)
+                    if address:
+                        state = "SUBSCRIBED" if consent else "UNSUBSCRIBED"
+                        profiles.append({"type": "profile", "attributes": {attribute: address, "subscriptions": {channel: {"marketing": {"consent": state}}}}})
+                job = "profile-subscription-bulk-create-job" if consent else "profile-subscription-bulk-delete-job"
+                for start in range(0, len(profiles), 1000):
+                    body = {
+                        "data": {
+                            "type": job,
+                            "attributes": {"profiles": {"data": profiles[start : start + 1000]}},
+                            "relationships": {"list": {"data": {"type": "list", "id": list_id}}},
+                        }
+                    }
+                    self.http.request("subscriptions", "POST", self.url(f"/api/{job}s"), json=body, headers=self._headers())
+
+    def _profile_id(self, record: Record, key: str) -> str:
+        """Klaviyo's id for a profile, from the single-profile import (an idempotent upsert)."""
+        fields = {"email": (record.previous or {}).get("email")} if (record.previous or {}).get("email") else {}
+        body = {"data": self._profile(key, fields)}
+        response = self.http.request("profile_import", "POST", self.url("/api/profile-import"), json=body, headers=self._headers())
+        return response.json()["data"]["id"]
+
+    def remove(self, records: list[Record], sync: SyncConfig) -> list[Outcome]:
+        ids = [self._profile_id(r, r.key) for r in records]
+        body = {"data": [{"type": "profile", "id": i} for i in ids]}
+        self.http.request(
+            "list_membership", "DELETE", self.url(f"/api/lists/{self.settings['list_id']}/relationships/profiles"), json=body, headers=self._headers()
+        )
+        return [ok(i) for i in ids]
+
+    def rekey(self, records: list[Record], sync: SyncConfig) -> list[Outcome]:
+        outcomes = []
+        for record in records:
+            email = (record.previous or {}).get("email")
+            if not email:
+                outcomes.append(Outcome(ok=False, error="no email last synced for the merged profile; it is removed and re-added instead"))
+                continue
+            body = {"data": self._profile(record.new_key, {"email": email})}
+            try:
+                response = self.http.request("profile_import", "POST", self.url("/api/profile-import"), json=body, headers=self._headers())
+            except PermanentError as error:
+                outcomes.append(Outcome(ok=False, error=error.detail or str(error), status=error.status))
+                continue
+            outcomes.append(ok(response.json()["data"]["id"]))
+        return outcomes
+
+    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
+        profile: dict[str, Any] = {"external_id": message.person_id}
+        if message.fields.get("email"):
+            profile["email"] = message.fields["email"]
+        if message.fields.get("phone"):
+            profile["phone_number"] = message.fields["phone"]
+        properties = {k: v for k, v in message.fields.items() if k not in ("email", "phone")}
+        body = {
+            "data": {
+                "type": "event",
+                "attributes": {
+                    "properties": {"journey": message.journey, "step": message.step, "channel": message.channel, "message_key": message.message_key, **properties},
+                    "metric": {"data": {"type": "metric", "attributes": {"name": self.settings.get("metric_name", "CDP Planned Message")}}},
+                    "profile": {"data": {"type": "profile", "attributes": profile}},
+                    "unique_id": message.message_key,
+                },
+            }
+        }
+        self.http.request("events", "POST", self.url("/api/events"), json=body, headers=self._headers())
+        # Klaviyo answers 202 with no body: the unique_id is the event's handle.
+        return ok(message.message_key)

@@ -1,0 +1,253 @@
+"""`cdp explain ID`: why a person is who they are.
+
+The subject is a person_id or any identifier (an e-mail, a phone in any format, a CRM
+id, a loyalty card...). The report is a list of sections, each a function of the open
+warehouse connection and the resolved subject; later areas (audiences, messages) add
+theirs to `SECTIONS`. It is printed for the operator who asked and never logged: it
+shows personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from cdp.phones import to_e164
+
+
+class SubjectNotFound(ValueError):
+    """Nothing in the warehouse matches the id given to `cdp explain`."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    query: str
+    person_id: str | None
+    # Set when the query is an identifier that is kept out of the graph (junk, hub).
+    excluded_node_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    lines: list[str]
+
+
+SectionBuilder = Callable[[duckdb.DuckDBPyConnection, Subject], Section | None]
+
+
+def _candidate_values(text: str, default_region: str) -> list[str]:
+    raw = text.strip()
+    values = [raw, raw.lower()]
+    phone = to_e164(raw, default_region)
+    if phone:
+        values.append(phone)
+    return list(dict.fromkeys(values))
+
+
+def resolve(conn: duckdb.DuckDBPyConnection, text: str, default_region: str = "GB") -> Subject:
+    """The person (or excluded identifier) that `text` names."""
+    text = text.strip()
+    found = conn.execute("select 1 from marts.bdg_person_identifiers where person_id = ? limit 1", [text]).fetchone()
+    if found:
+        return Subject(text, text)
+    merged = conn.execute("select winner_person_id from marts.fct_person_merges where loser_person_id = ?", [text]).fetchone()
+    if merged:
+        return Subject(text, merged[0])
+    values = _candidate_values(text, default_region)
+    placeholders = ", ".join("?" for _ in values)
+    rows = conn.execute(
+        f"select distinct person_id from marts.bdg_person_identifiers where identifier_value in ({placeholders})", values
+    ).fetchall()
+    if len(rows) == 1:
+        return Subject(text, rows[0][0])
+    if len(rows) > 1:
+        raise SubjectNotFound(f"{len(rows)} persons have an identifier with this value; give the person_id instead")
+    excluded = conn.execute(
+        f"select node_key from intermediate.int_identity_identifiers where exclusion_reason is not null and identifier_value in ({placeholders}) limit 1",
+        values,
+    ).fetchone()
+    if excluded:
+        return Subject(text, None, excluded[0])
+    raise SubjectNotFound("no person and no identifier with this value in the warehouse")
+
+
+def _table(rows: list[tuple], headers: tuple[str, ...]) -> list[str]:
+    text_rows = [tuple("" if value is None else str(value) for value in row) for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in text_rows]
+    return lines
+
+
+def person_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None:
+        return None
+    row = conn.execute(
+        """select person_id, first_name, last_name, email, phone, is_exact_links_only, identifier_count, first_seen_at, last_seen_at
+           from intermediate.int_persons_golden_records where person_id = ?""",
+        [subject.person_id],
+    ).fetchone()
+    lines = [f"person_id: {subject.person_id}" + (f" (asked for {subject.query})" if subject.query != subject.person_id else "")]
+    if row:
+        lines += [
+            f"name: {row[1] or ''} {row[2] or ''}".rstrip(),
+            f"golden e-mail: {row[3] or '-'}, golden phone: {row[4] or '-'}",
+            f"rests on exact links only: {'yes' if row[5] else 'no (a probabilistic match joins it)'}",
+            f"{row[6]} identifiers, seen {row[7]} to {row[8]}",
+        ]
+    return Section("Person", lines)
+
+
+def identifiers_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None:
+        return None
+    rows = conn.execute(
+        """select identifier_type, identifier_value, first_seen_at, last_seen_at, observation_count
+           from marts.bdg_person_identifiers where person_id = ? order by identifier_type, identifier_value""",
+        [subject.person_id],
+    ).fetchall()
+    return Section("Identifiers", _table(rows, ("type", "value", "first seen", "last seen", "rows")))
+
+
+def _person_nodes_sql() -> str:
+    return """select c.node_key from intermediate.int_identity_clusters c
+              join marts.bdg_person_identifiers b on b.identifier_type = c.identifier_type and b.identifier_value = c.identifier_value
+              where b.person_id = ?"""
+
+
+def links_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None:
+        return None
+    rows = conn.execute(
+        f"""with nodes as ({_person_nodes_sql()})
+            select o.identifier_type_a || ' ' || o.identifier_value_a, o.identifier_type_b || ' ' || o.identifier_value_b,
+                   e.source_model, e.row_count, e.example_source_key, o.link_priority
+            from intermediate.int_identity_link_outcomes o
+            join intermediate.int_identity_link_evidence e on e.link_id = o.link_id
+            where o.is_accepted and o.node_key_a in (select node_key from nodes)
+            order by o.link_rank, e.source_model""",
+        [subject.person_id],
+    ).fetchall()
+    probabilistic = conn.execute(
+        f"""with nodes as ({_person_nodes_sql()})
+            select node_key_a, node_key_b, round(match_probability, 6)
+            from intermediate.int_identity_probabilistic_links
+            where is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))""",
+        [subject.person_id],
+    ).fetchall()
+    lines = _table(rows, ("identifier", "linked to", "source", "rows", "e.g. row key", "priority"))
+    for node_a, node_b, probability in probabilistic:
+        lines.append(f"probabilistic match (Splink): {node_a} ~ {node_b}, match probability {probability}")
+    return Section("Links that make the person (source rows carrying both identifiers)", lines)
+
+
+def dropped_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None:
+        return None
+    params = [subject.person_id]
+    dropped = conn.execute(
+        f"""with nodes as ({_person_nodes_sql()})
+            select identifier_type_a || ' ' || identifier_value_a, identifier_type_b || ' ' || identifier_value_b, drop_reason, drop_detail
+            from intermediate.int_identity_link_outcomes
+            where not is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))
+            order by link_rank""",
+        params,
+    ).fetchall()
+    rejected_matches = conn.execute(
+        f"""with nodes as ({_person_nodes_sql()})
+            select node_key_a, node_key_b, round(match_probability, 6), drop_reason
+            from intermediate.int_identity_probabilistic_links
+            where not is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))""",
+        params,
+    ).fetchall()
+    quarantined = conn.execute(
+        f"""with nodes as ({_person_nodes_sql()}),
+            rows_of_person as (
+                select distinct o.source_model, o.source_key from intermediate.int_identity_observations o
+                where o.node_key in (select node_key from nodes))
+            select distinct i.identifier_type || ' ' || i.identifier_value, i.exclusion_reason, i.exclusion_detail
+            from rows_of_person r
+            join intermediate.int_identity_observations o on o.source_model = r.source_model and o.source_key = r.source_key
+            join intermediate.int_identity_identifiers i on i.node_key = o.node_key
+            where i.exclusion_reason is not null""",
+        params,
+    ).fetchall()
+    lines = [f"dropped link: {a} -- {b}: {reason} ({detail})" for a, b, reason, detail in dropped]
+    lines += [f"probabilistic match not used: {a} ~ {b} ({p}): {reason}" for a, b, p, reason in rejected_matches]
+    lines += [f"quarantined identifier on the person's rows: {ident}: {reason} ({detail})" for ident, reason, detail in quarantined]
+    return Section("Links dropped and identifiers quarantined", lines or ["none"])
+
+
+def excluded_section(conn, subject: Subject) -> Section | None:
+    if subject.excluded_node_key is None:
+        return None
+    row = conn.execute(
+        "select identifier_type, identifier_value, exclusion_reason, exclusion_detail, observation_count from intermediate.int_identity_identifiers where node_key = ?",
+        [subject.excluded_node_key],
+    ).fetchone()
+    return Section(
+        "Identifier kept out of the identity graph",
+        [f"{row[0]} {row[1]}: {row[2]} ({row[3]}); seen on {row[4]} source rows, which link nothing through it"],
+    )
+
+
+def merges_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None:
+        return None
+    rows = conn.execute(
+        """select loser_person_id, merged_at, link_kind, link_identifier_type_a || ' ' || link_identifier_value_a,
+                  link_identifier_type_b || ' ' || link_identifier_value_b
+           from marts.fct_person_merges where winner_person_id = ? order by merged_at""",
+        [subject.person_id],
+    ).fetchall()
+    if not rows:
+        return None
+    return Section("Persons merged into this one", _table(rows, ("merged person", "merged at", "link", "identifier", "linked to")))
+
+
+SECTIONS: list[SectionBuilder] = [
+    person_section,
+    excluded_section,
+    identifiers_section,
+    links_section,
+    dropped_section,
+    merges_section,
+]
+
+
+def explain(warehouse: Path, text: str) -> list[Section]:
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"{warehouse}: no warehouse yet; run `cdp build` first")
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        subject = resolve(conn, text)
+        return [section for build in SECTIONS if (section := build(conn, subject)) is not None]
+
+
+def render(sections: list[Section]) -> str:
+    out: list[str] = []
+    for section in sections:
+        out += [section.title, "-" * len(section.title), *section.lines, ""]
+    return "\n".join(out)
+
+
+def register(commands) -> None:
+    """Add `cdp explain` to the CLI's subcommands."""
+    command = commands.add_parser("explain", help="why a person (or identifier) is who they are")
+    command.add_argument("id", help="a person_id, or an identifier: e-mail, phone, CRM id, loyalty card, device...")
+    command.set_defaults(handler=_explain_command)
+
+
+def _explain_command(args) -> int:
+    from cdp.paths import warehouse_path
+
+    try:
+        print(render(explain(warehouse_path(), args.id)))
+    except SubjectNotFound as error:
+        # The id the operator typed is not repeated: it may be personal data.
+        print(f"cdp explain: {error}")
+        return 1
+    return 0
