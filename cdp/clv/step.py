@@ -105,7 +105,7 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     x = summary["repeat_purchases"].to_numpy(dtype=float)
     t_x = summary["days_first_to_last_purchase"].to_numpy(dtype=float) / unit
     T = summary["days_first_purchase_to_as_of"].to_numpy(dtype=float) / unit
-    m = summary["repeat_purchase_average_spend"].fillna(0).to_numpy(dtype=float)
+    m = np.nan_to_num(summary["repeat_purchase_average_spend"].to_numpy(dtype=float))
     # A customer whose first purchase is on the as-of day has T = 0, which the model
     # cannot use: there is no time yet in which a repeat purchase could have happened.
     observable = T > 0
