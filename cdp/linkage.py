@@ -17,10 +17,10 @@ Nothing here logs or prints record values.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
+
+from cdp.warehouse import Warehouse
 
 LINKAGE_SCHEMA = "linkage"
 MATCH_PAIRS_TABLE = "identity_match_pairs"
@@ -28,12 +28,13 @@ STORED_PROBABILITY_FLOOR = 0.5
 # Below this many records the chance agreement rates are left at their priors.
 MIN_RECORDS_TO_MEASURE_U = 10_000
 
+CRM_RECORD_COLUMNS = ("unique_id", "first_name", "last_name", "birth_date", "postal_code")
 CRM_RECORDS_SQL = """
     select
         crm_customer_id as unique_id,
         lower(first_name) as first_name,
         lower(last_name) as last_name,
-        cast(birth_date as varchar) as birth_date,
+        cast(birth_date as string) as birth_date,
         upper(replace(postal_code, ' ', '')) as postal_code
     from staging.stg_crm__customers
     where first_name is not null or last_name is not null or birth_date is not null
@@ -100,17 +101,16 @@ def score_pairs(records: pa.Table) -> pa.Table:
     ).to_arrow_table()
 
 
-def match_crm_records(warehouse: Path) -> int:
-    """Replace linkage.identity_match_pairs with this build's scored pairs; return their number."""
-    with duckdb.connect(str(warehouse)) as conn:
-        records = conn.sql(CRM_RECORDS_SQL).to_arrow_table()
-        pairs = score_pairs(records)
-        conn.execute(f"create schema if not exists {LINKAGE_SCHEMA}")
-        conn.register("_cdp_match_pairs", pairs)
-        try:
-            conn.execute(
-                f"create or replace table {LINKAGE_SCHEMA}.{MATCH_PAIRS_TABLE} as select * from _cdp_match_pairs"
-            )
-        finally:
-            conn.unregister("_cdp_match_pairs")
+def match_crm_records(warehouse: Warehouse) -> int:
+    """Replace linkage.identity_match_pairs with this build's scored pairs; return their number.
+
+    The records are read through the warehouse (DuckDB or Spark) and scored by Splink on
+    an in-memory DuckDB, so both targets link the same records the same way; a CRM too
+    large for one machine would move the scoring to `splink.SparkAPI`.
+    """
+    rows = warehouse.query(CRM_RECORDS_SQL)
+    records = pa.table({name: pa.array([row[index] for row in rows], pa.string())
+                        for index, name in enumerate(CRM_RECORD_COLUMNS)})
+    pairs = score_pairs(records)
+    warehouse.replace_tables(LINKAGE_SCHEMA, {MATCH_PAIRS_TABLE: pairs})
     return pairs.num_rows

@@ -46,20 +46,23 @@ class DbtStage:
 
 
 def _probabilistic_matching(context: StepContext) -> None:
-    # Splink runs on DuckDB here; on Spark the step is skipped and the linkage source
-    # stays empty (created by the on-run-start hook), so only exact links are made.
-    if context.target == "spark":
-        return
     from cdp.linkage import match_crm_records
-    from cdp.paths import warehouse_path
+    from cdp.warehouse import open_warehouse
 
-    match_crm_records(warehouse_path())
+    warehouse = open_warehouse(context.target)
+    try:
+        match_crm_records(warehouse)
+    finally:
+        warehouse.close()
 
 
 def python_steps() -> tuple[PythonStep, ...]:
     """The Python steps, in build order."""
+    from cdp.clv.step import run_clv_step
+
     return (
         PythonStep("probabilistic matching of CRM records (Splink)", "cdp_linkage", _probabilistic_matching),
+        PythonStep("CLV fit (BG/NBD and Gamma-Gamma)", "cdp_clv", run_clv_step),
     )
 
 
