@@ -27,6 +27,15 @@ def summary_lines(warehouse: Warehouse) -> list[str]:
     lines.append(
         f"Persons: {persons:,} with {identifiers:,} identifiers ({probabilistic:,} resting on a probabilistic link)"
     )
+    for model, status, reason, sample_size in warehouse.query(
+        """
+        select distinct model, fit_status, fit_status_reason, sample_size
+        from marts.fct_clv_model_fits
+        order by model
+        """
+    ):
+        outcome = f"fitted on {sample_size:,} customers" if status == "fitted" else f"not fitted: {reason}"
+        lines.append(f"CLV model {model}: {outcome}")
     lines.append("Quarantined rows by reason:")
     rows = warehouse.query(
         """

@@ -27,6 +27,24 @@ class FitError(RuntimeError):
     """The optimiser did not converge, or the data cannot identify the model."""
 
 
+# Shape parameters (dimensionless) beyond these bounds mean the likelihood kept rising
+# towards the edge of the parameter space: with little or short history the optimum is
+# a limit (no drop-out at all, say), not an estimate, and its predictions are artefacts.
+# Scale parameters (alpha, gamma) carry the data's units and are not checked.
+SHAPE_BOUNDS = (1e-4, 1e4)
+
+
+def _check_identified(what: str, shapes: dict[str, float]) -> None:
+    low, high = SHAPE_BOUNDS
+    runaway = {name: value for name, value in shapes.items() if not low <= value <= high}
+    if runaway:
+        described = ", ".join(f"{name} = {value:.3g}" for name, value in runaway.items())
+        raise FitError(
+            f"{what}: the maximum lies at the edge of the parameter space ({described}); "
+            "the purchase history is too small, too short or too uniform to estimate the model"
+        )
+
+
 @dataclass(frozen=True)
 class BgNbdParameters:
     r: float
@@ -125,6 +143,7 @@ def fit_bgnbd(x, t_x, T) -> BgNbdParameters:
     # Start: a purchase every few periods (alpha near the mean of T), dropout odds ~ 1/2.
     start = np.array([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
     (r, alpha, a, b), log_likelihood = _maximise(negative_log_likelihood, start, "BG/NBD")
+    _check_identified("BG/NBD", {"r": r, "a": a, "b": b})
     return BgNbdParameters(
         r=float(r), alpha=float(alpha), a=float(a), b=float(b), log_likelihood=log_likelihood, sample_size=len(x)
     )
@@ -190,6 +209,7 @@ def fit_gamma_gamma(x, m) -> GammaGammaParameters:
 
     start = np.array([1.0, 2.0, float(np.mean(um))])
     (p, q, gamma), log_likelihood = _maximise(negative_log_likelihood, start, "Gamma-Gamma")
+    _check_identified("Gamma-Gamma", {"p": p, "q": q})
     if q <= 1:
         raise FitError("Gamma-Gamma: q <= 1, so the expected spend is infinite; spend varies too much to model")
     return GammaGammaParameters(

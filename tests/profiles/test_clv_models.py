@@ -84,3 +84,10 @@ def test_too_few_customers_are_not_fitted_and_say_why(summary):
     assert predictions.empty
     assert set(fits["status"]) == {"not_fitted"}
     assert "cdp__clv_min_customers" in report.reason
+
+
+def test_a_maximum_at_the_edge_of_the_parameter_space_is_not_an_estimate():
+    # Every customer spends about the same on every purchase: the spend model's shape
+    # parameters run off to infinity instead of settling on an estimate.
+    with pytest.raises(FitError, match="edge of the parameter space"):
+        fit_gamma_gamma([1, 2, 3, 4, 5, 6, 2, 3], [20, 21, 20, 19, 20, 20.5, 20, 19.5])
