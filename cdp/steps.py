@@ -58,8 +58,11 @@ def _probabilistic_matching(context: StepContext) -> None:
 
 def python_steps() -> tuple[PythonStep, ...]:
     """The Python steps, in build order."""
+    from cdp.clv.step import run_clv_step
+
     return (
         PythonStep("probabilistic matching of CRM records (Splink)", "cdp_linkage", _probabilistic_matching),
+        PythonStep("CLV fit (BG/NBD and Gamma-Gamma)", "cdp_clv", run_clv_step),
     )
 
 

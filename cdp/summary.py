@@ -15,6 +15,27 @@ def summary_lines(warehouse: Warehouse) -> list[str]:
         tables = [name for name in warehouse.tables(layer) if not name.startswith("base_")]
         total = sum(warehouse.query(f"select count(*) from {layer}.{table}")[0][0] for table in tables)
         lines.append(f"  {layer:<13}{total:>10,} rows in {len(tables)} tables")
+    persons, probabilistic, identifiers = warehouse.query(
+        """
+        select
+            count(distinct person_id),
+            count(distinct case when not is_exact_links_only then person_id end),
+            count(*)
+        from marts.bdg_person_identifiers
+        """
+    )[0]
+    lines.append(
+        f"Persons: {persons:,} with {identifiers:,} identifiers ({probabilistic:,} resting on a probabilistic link)"
+    )
+    for model, status, reason, sample_size in warehouse.query(
+        """
+        select distinct model, fit_status, fit_status_reason, sample_size
+        from marts.fct_clv_model_fits
+        order by model
+        """
+    ):
+        outcome = f"fitted on {sample_size:,} customers" if status == "fitted" else f"not fitted: {reason}"
+        lines.append(f"CLV model {model}: {outcome}")
     lines.append("Quarantined rows by reason:")
     rows = warehouse.query(
         """
