@@ -1,9 +1,12 @@
 """Probabilistic matching of CRM records that share no identifier, with Splink.
 
 Runs between two dbt selections (the build plan in cdp/steps.py): it reads `stg_crm__customers`,
-scores candidate pairs with a Fellegi-Sunter model (Splink on an in-memory DuckDB),
-and replaces `linkage.identity_match_pairs`, which the identity models read as a dbt
-source. Pairs less likely than not are not stored; the threshold that lets a pair into
+scores candidate pairs with a Fellegi-Sunter model (Splink), and replaces
+`linkage.identity_match_pairs`, which the identity models read as a dbt source. Splink
+runs where the warehouse is: on DuckDB (an in-memory database beside the warehouse
+file, so Splink's work tables stay out of it) or on the build's own Spark session.
+Settings, priors, the stored-probability floor and the output are the same on both.
+Pairs less likely than not are not stored; the threshold that lets a pair into
 the graph is the dbt var `cdp__identity_match_threshold`, applied in SQL, so that it
 lives in one place.
 
@@ -17,10 +20,12 @@ Nothing here logs or prints record values.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+
 import duckdb
 import pyarrow as pa
 
-from cdp.warehouse import Warehouse
+from cdp.warehouse import SparkWarehouse, Warehouse
 
 LINKAGE_SCHEMA = "linkage"
 MATCH_PAIRS_TABLE = "identity_match_pairs"
@@ -28,7 +33,6 @@ STORED_PROBABILITY_FLOOR = 0.5
 # Below this many records the chance agreement rates are left at their priors.
 MIN_RECORDS_TO_MEASURE_U = 10_000
 
-CRM_RECORD_COLUMNS = ("unique_id", "first_name", "last_name", "birth_date", "postal_code")
 CRM_RECORDS_SQL = """
     select
         crm_customer_id as unique_id,
@@ -83,34 +87,83 @@ def splink_settings():
     )
 
 
-def score_pairs(records: pa.Table) -> pa.Table:
-    """Candidate duplicate pairs among CRM records, with Splink's match probability."""
-    if records.num_rows < 2:
-        return EMPTY_PAIRS
-    from splink import DuckDBAPI, Linker
-
-    db_api = DuckDBAPI(duckdb.connect())
-    linker = Linker(db_api.register(records), splink_settings(), log_level=logging.WARNING)
-    if records.num_rows >= MIN_RECORDS_TO_MEASURE_U:
-        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    predictions = linker.inference.predict(
-        threshold_match_probability=STORED_PROBABILITY_FLOOR, warning_mode="never"
-    ).as_duckdbpyrelation()
-    return predictions.select(
-        "unique_id_l as crm_customer_id_l, unique_id_r as crm_customer_id_r, match_probability, match_weight"
-    ).to_arrow_table()
-
-
 def match_crm_records(warehouse: Warehouse) -> int:
-    """Replace linkage.identity_match_pairs with this build's scored pairs; return their number.
-
-    The records are read through the warehouse (DuckDB or Spark) and scored by Splink on
-    an in-memory DuckDB, so both targets link the same records the same way; a CRM too
-    large for one machine would move the scoring to `splink.SparkAPI`.
-    """
-    rows = warehouse.query(CRM_RECORDS_SQL)
-    records = pa.table({name: pa.array([row[index] for row in rows], pa.string())
-                        for index, name in enumerate(CRM_RECORD_COLUMNS)})
-    pairs = score_pairs(records)
+    """Replace linkage.identity_match_pairs with this build's scored pairs; return their number."""
+    pairs = score_pairs(warehouse)
     warehouse.replace_tables(LINKAGE_SCHEMA, {MATCH_PAIRS_TABLE: pairs})
     return pairs.num_rows
+
+
+def score_pairs(warehouse: Warehouse) -> pa.Table:
+    """Candidate duplicate pairs among the warehouse's CRM records, with Splink's match probability."""
+    record_count = warehouse.query(f"select count(*) from ({CRM_RECORDS_SQL}) as records")[0][0]
+    if record_count < 2:
+        return EMPTY_PAIRS
+    from splink import Linker
+
+    with _splink_beside(warehouse) as (db_api, records):
+        linker = Linker(db_api.register(records), splink_settings(), log_level=logging.WARNING)
+        if record_count >= MIN_RECORDS_TO_MEASURE_U:
+            linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+        predictions = linker.inference.predict(
+            threshold_match_probability=STORED_PROBABILITY_FLOOR, warning_mode="never"
+        )
+        # Pairs above the floor are few (about one per duplicate record), so they are
+        # collected and written back through the warehouse like any other table.
+        pairs = predictions.as_pyarrow_table()
+    return pa.table(
+        {
+            "crm_customer_id_l": pairs["unique_id_l"].cast(pa.string()),
+            "crm_customer_id_r": pairs["unique_id_r"].cast(pa.string()),
+            "match_probability": pairs["match_probability"].cast(pa.float64()),
+            "match_weight": pairs["match_weight"].cast(pa.float64()),
+        }
+    )
+
+
+@contextmanager
+def _splink_beside(warehouse: Warehouse):
+    """Splink's database API where the warehouse is, and the CRM records as that API takes them; freed on exit."""
+    if isinstance(warehouse, SparkWarehouse):
+        # The records stay in Spark, and the session has Splink's similarity functions
+        # (cdp/spark_session.py). Splink's intermediate tables are temporary views,
+        # cached in the session rather than written to a checkpoint directory; the
+        # session lives on for the next dbt stage, so they are dropped afterwards.
+        session = warehouse.session
+        try:
+            yield _spark_api(session), session.sql(CRM_RECORDS_SQL)
+        finally:
+            for table in session.catalog.listTables():
+                if table.isTemporary and table.name.startswith("__splink__"):
+                    session.catalog.dropTempView(table.name)
+            # The build caches nothing else, so this frees exactly what Splink cached.
+            session.catalog.clearCache()
+        return
+    from splink import DuckDBAPI
+
+    # An in-memory database keeps Splink's work tables out of the warehouse file.
+    records = warehouse.conn.sql(CRM_RECORDS_SQL).to_arrow_table()
+    with duckdb.connect() as splink_database:
+        yield DuckDBAPI(splink_database), records
+
+
+def _spark_api(session):
+    """Splink's Spark backend, writing its SQL with sqlglot's own Spark dialect.
+
+    Splink renders Spark SQL through a subclass of sqlglot's Spark dialect whose only
+    change writes float literals cast to double as `1.0D` (Spark reads long decimal
+    literals as DECIMAL, capped at 38 digits). sqlglot's compiled build (sqlglotc, which
+    dagster-dbt's `sqlglot[rs]` requirement installs) refuses subclasses of its compiled
+    dialect classes ("interpreted classes cannot inherit from compiled"), so that path
+    fails. The literals Splink writes come from Python floats (at most 17 significant
+    digits, scientific notation for the very small), well inside Spark's decimal range,
+    so the stock dialect runs the same queries with the same results.
+    """
+    import sqlglot
+    from splink.backends.spark import SparkAPI
+
+    class SparkAPIWithStockDialect(SparkAPI):
+        def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+            return sqlglot.transpile(sql, read="spark", write="spark", pretty=True)[0]
+
+    return SparkAPIWithStockDialect(spark_session=session, break_lineage_method="persist")

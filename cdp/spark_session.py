@@ -11,6 +11,7 @@ def spark_session():
     """Create (or return) the session dbt-spark's session method will pick up."""
     from pyspark.sql import SparkSession
     from pyspark.sql.types import StringType
+    from splink.backends.spark import similarity_jar_location
 
     from cdp.paths import project_dir
     from cdp.phones import to_e164
@@ -32,6 +33,9 @@ def spark_session():
         .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
         .config("spark.ui.enabled", "false")
+        # Splink's string similarity functions (Jaro-Winkler and others), from the jar
+        # inside the splink package: the probabilistic matching step runs in this session.
+        .config("spark.jars", similarity_jar_location())
         .enableHiveSupport()
         .getOrCreate()
     )

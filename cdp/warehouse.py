@@ -73,7 +73,8 @@ class SparkWarehouse:
     def tables(self, schema: str) -> list[str]:
         if not self.session.catalog.databaseExists(schema):
             return []
-        return sorted(table.name for table in self.session.catalog.listTables(schema))
+        # Temporary views are listed under every database; they belong to none.
+        return sorted(table.name for table in self.session.catalog.listTables(schema) if not table.isTemporary)
 
     def query(self, sql: str) -> list[tuple]:
         return [tuple(row) for row in self.session.sql(sql).collect()]

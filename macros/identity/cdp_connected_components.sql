@@ -9,47 +9,73 @@
        joins on integers are several times faster than on text, and hash order makes the
        numbering unrelated to how ids were issued (a chain of ids that increase along
        the chain is no worse than any other graph).
-    2. Labels are iterated as in FastSV (Zhang, Azad and Hu, 2020): each node points at
-       a parent (initially itself); each round every node and every parent takes the
-       smallest grandparent seen across its edges, then nodes jump to their grandparent.
-       Hooking whole trees and jumping halves path lengths, so the number of rounds grows
-       with the logarithm of the path length, not with the path length.
-    3. The loop stops when no parent changes. At that point every node points at the
-       smallest node of its component. More than `max_rounds` rounds is an error: it
+    2. Pendant nodes (one neighbour: most cookies, devices, payment cards) are set aside
+       and take their neighbour's component at the end; only the core (nodes with two or
+       more neighbours) is iterated. A pair of pendants linked to each other is a
+       component of its own.
+    3. Labels are iterated on the core as in FastSV (Zhang, Azad and Hu, 2020): each node
+       points at a parent (initially itself); each round every node and every parent
+       takes the smallest grandparent seen across its edges, then nodes jump to their
+       grandparent. Hooking whole trees and jumping halves path lengths, so the number of
+       rounds grows with the logarithm of the path length, not with the path length.
+       Round 1, where every parent is the node itself, is "hook onto the smallest
+       neighbour" and is computed as such.
+    4. A component whose nodes all point at one root whose neighbours all point there too
+       is final (nothing outside links to it, nothing inside can change): as in LACC
+       (Azad and Buluç, 2019) its nodes leave the iteration, and once they make up a
+       tenth of what is left, their edges are dropped from the edge table. Most persons
+       are final after two or three rounds; later rounds only touch the few large ones.
+    5. The loop stops when no parent changes. At that point every node points at the
+       smallest core node of its component. More than `max_rounds` rounds is an error: it
        means a bug or a graph far outside what the algorithm is meant for, and a build
        that silently used half-resolved components would be worse.
 #}
 {% macro cdp_connected_components(edges_sql, work, max_rounds) -%}
-    {%- set names = ['nodes', 'edges', 'parents', 'next', 'result'] -%}
     {%- set rel = {} -%}
-    {%- for name in names -%}
+    {%- for name in ['nodes', 'links', 'degrees', 'edges', 'pendants', 'parents', 'next', 'kept_edges', 'result'] -%}
         {%- do rel.update({name: api.Relation.create(database=work.database, schema=work.schema, identifier=work.identifier ~ '__cc_' ~ name, type='table')}) -%}
-        {%- do adapter.drop_relation(rel[name]) -%}
     {%- endfor -%}
 
-    {%- call statement('cdp_cc_nodes') -%}
-        {{ get_create_table_as_sql(False, rel['nodes'], cdp_cc_encode_sql(edges_sql)) }}
-    {%- endcall -%}
-    {%- call statement('cdp_cc_edges') -%}
-        {{ get_create_table_as_sql(False, rel['edges'], cdp_cc_edges_sql(edges_sql, rel['nodes'])) }}
-    {%- endcall -%}
-    {%- call statement('cdp_cc_parents') -%}
-        {{ get_create_table_as_sql(False, rel['parents'], 'select node_id, node_id as parent_id from ' ~ rel['nodes']) }}
-    {%- endcall -%}
+    {%- do cdp_cc_create(rel['nodes'], cdp_cc_encode_sql(edges_sql)) -%}
+    {%- do cdp_cc_create(rel['links'], cdp_cc_links_sql(edges_sql, rel['nodes'])) -%}
+    {%- do cdp_cc_create(rel['degrees'], cdp_cc_degrees_sql(rel['links'])) -%}
+    {%- do cdp_cc_create(rel['edges'], cdp_cc_core_edges_sql(rel['links'], rel['degrees'])) -%}
+    {%- do cdp_cc_create(rel['pendants'], cdp_cc_pendants_sql(rel['links'], rel['degrees'])) -%}
+    {#- Nodes of final components, one table per round: inserting them into one table created empty in the same transaction loses rows on DuckDB 2.0. -#}
+    {%- set finals = [] -%}
 
     {%- set state = namespace(rounds=0, converged=false) -%}
     {%- for round in range(1, max_rounds + 1) if not state.converged -%}
-        {%- call statement('cdp_cc_round') -%}
-            {{ get_create_table_as_sql(False, rel['next'], cdp_cc_round_sql(rel['edges'], rel['parents'])) }}
-        {%- endcall -%}
-        {%- set changed = run_query(
-            'select count(*) from ' ~ rel['next'] ~ ' n join ' ~ rel['parents'] ~ ' p on n.node_id = p.node_id where n.parent_id <> p.parent_id'
-        ).columns[0].values()[0] -%}
+        {%- if round == 1 -%}
+            {%- do cdp_cc_create(rel['next'], cdp_cc_first_round_sql(rel['degrees'], rel['edges'])) -%}
+        {%- else -%}
+            {%- do cdp_cc_create(rel['next'], cdp_cc_round_sql(rel['edges'], rel['parents'])) -%}
+        {%- endif -%}
+        {%- set counts = run_query(
+            'select sum(is_changed), sum(is_final), count(*) from ' ~ rel['next']
+        ).rows[0] -%}
+        {%- set changed, finished, active = counts[0] or 0, counts[1] or 0, counts[2] -%}
         {%- do adapter.drop_relation(rel['parents']) -%}
-        {%- do adapter.rename_relation(rel['next'], rel['parents']) -%}
+        {%- if finished > 0 -%}
+            {%- set final = api.Relation.create(database=work.database, schema=work.schema, identifier=work.identifier ~ '__cc_final_' ~ round, type='table') -%}
+            {%- do finals.append(final) -%}
+            {%- do cdp_cc_create(final, 'select node_id, parent_id from ' ~ rel['next'] ~ ' where is_final = 1') -%}
+            {%- do cdp_cc_create(rel['parents'], 'select node_id, parent_id from ' ~ rel['next'] ~ ' where is_final = 0') -%}
+            {%- do adapter.drop_relation(rel['next']) -%}
+            {#- Edges of final nodes no longer join anything; dropping them costs a pass over the edge table, worth it once they are a tenth of it. -#}
+            {%- if finished * 10 >= active and changed > 0 -%}
+                {%- do cdp_cc_create(rel['kept_edges'],
+                    'select node_id, neighbour_id from ' ~ rel['edges'] ~ ' where node_id in (select node_id from ' ~ rel['parents'] ~ ')') -%}
+                {%- do adapter.drop_relation(rel['edges']) -%}
+                {%- do adapter.rename_relation(rel['kept_edges'], rel['edges']) -%}
+            {%- endif -%}
+        {%- else -%}
+            {%- do adapter.rename_relation(rel['next'], rel['parents']) -%}
+        {%- endif -%}
         {%- set state.rounds = round -%}
-        {%- do log('connected components ' ~ work.identifier ~ ': round ' ~ round ~ ', ' ~ changed ~ ' labels changed', info=true) -%}
-        {%- if changed | int == 0 -%}
+        {%- do log('connected components ' ~ work.identifier ~ ': round ' ~ round ~ ', ' ~ changed ~ ' labels changed, '
+            ~ finished ~ ' of ' ~ active ~ ' nodes final', info=true) -%}
+        {%- if changed == 0 -%}
             {%- set state.converged = true -%}
         {%- endif -%}
     {%- endfor -%}
@@ -60,16 +86,23 @@
         ) }}
     {%- endif -%}
 
-    {%- call statement('cdp_cc_result') -%}
-        {{ get_create_table_as_sql(False, rel['result'],
-            'select n.node_key, r.node_key as component_key from ' ~ rel['parents'] ~ ' p'
-            ~ ' join ' ~ rel['nodes'] ~ ' n on p.node_id = n.node_id'
-            ~ ' join ' ~ rel['nodes'] ~ ' r on p.parent_id = r.node_id') }}
-    {%- endcall -%}
-    {%- for name in ['nodes', 'edges', 'parents'] -%}
-        {%- do adapter.drop_relation(rel[name]) -%}
+    {%- do cdp_cc_create(rel['result'], cdp_cc_result_sql(rel['nodes'], rel['pendants'], finals + [rel['parents']])) -%}
+    {%- for relation in finals + [rel['nodes'], rel['links'], rel['degrees'], rel['edges'], rel['pendants'], rel['parents']] -%}
+        {%- do adapter.drop_relation(relation) -%}
     {%- endfor -%}
     {{ return({'relation': rel['result'], 'rounds': state.rounds}) }}
+{%- endmacro %}
+
+{% macro cdp_cc_create(relation, sql) -%}
+    {%- do adapter.drop_relation(relation) -%}
+    {%- call statement('cdp_cc_' ~ relation.identifier) -%}
+        {{ get_create_table_as_sql(False, relation, sql) }}
+    {%- endcall -%}
+{%- endmacro %}
+
+{#- The smaller of two integer expressions; `second` may be null (`first` may not). Spelled as `case` because `least` is not in every warehouse. -#}
+{% macro cdp_cc_smaller(first, second) -%}
+    case when {{ second }} < {{ first }} then {{ second }} else {{ first }} end
 {%- endmacro %}
 
 {% macro cdp_cc_encode_sql(edges_sql) -%}
@@ -89,61 +122,172 @@
     from node_keys
 {%- endmacro %}
 
-{#- Both directions of every edge, as integers, without self-loops or repeats. -#}
-{% macro cdp_cc_edges_sql(edges_sql, nodes) -%}
+{#- Every edge once, as integers (smaller id first), without self-loops or repeats. -#}
+{% macro cdp_cc_links_sql(edges_sql, nodes) -%}
     with edge_list as (
         {{ edges_sql }}
     ),
 
     encoded as (
-        select distinct a.node_id as id_a, b.node_id as id_b
+        select a.node_id as id_a, b.node_id as id_b
         from edge_list as e
         inner join {{ nodes }} as a on e.node_key_a = a.node_key
         inner join {{ nodes }} as b on e.node_key_b = b.node_key
         where a.node_id <> b.node_id
     )
 
-    select id_a as node_id, id_b as neighbour_id from encoded
-    union
-    select id_b as node_id, id_a as neighbour_id from encoded
+    select distinct
+        {{ cdp_cc_smaller('id_a', 'id_b') }} as id_a,
+        case when id_a < id_b then id_b else id_a end as id_b
+    from encoded
 {%- endmacro %}
 
-{#- One round: hook nodes and their parents to the smallest grandparent across their edges, then jump. -#}
-{% macro cdp_cc_round_sql(edges, parents) -%}
-    with grandparents as (
-        select n.node_id, p.parent_id as grandparent_id
-        from {{ parents }} as n
-        inner join {{ parents }} as p on n.parent_id = p.node_id
-    ),
-
-    candidates as (
-        -- a node hooks onto its neighbour's grandparent
-        select e.node_id, g.grandparent_id as candidate_id
-        from {{ edges }} as e
-        inner join grandparents as g on e.neighbour_id = g.node_id
+{% macro cdp_cc_degrees_sql(links) -%}
+    select node_id, count(*) as degree
+    from (
+        select id_a as node_id from {{ links }}
         union all
-        -- the node's parent (its whole tree) hooks there too
-        select n.parent_id as node_id, g.grandparent_id as candidate_id
-        from {{ edges }} as e
-        inner join {{ parents }} as n on e.node_id = n.node_id
-        inner join grandparents as g on e.neighbour_id = g.node_id
-        union all
-        -- and every node jumps to its grandparent
-        select node_id, grandparent_id as candidate_id
-        from grandparents
-    ),
+        select id_b as node_id from {{ links }}
+    ) as ends
+    group by node_id
+{%- endmacro %}
 
-    best as (
-        select node_id, min(candidate_id) as candidate_id
-        from candidates
+{#- Both directions of every link between two nodes of the core (two or more neighbours each). -#}
+{% macro cdp_cc_core_edges_sql(links, degrees) -%}
+    with core_links as (
+        select l.id_a, l.id_b
+        from {{ links }} as l
+        inner join {{ degrees }} as a on l.id_a = a.node_id
+        inner join {{ degrees }} as b on l.id_b = b.node_id
+        where a.degree > 1 and b.degree > 1
+    )
+
+    select id_a as node_id, id_b as neighbour_id from core_links
+    union all
+    select id_b as node_id, id_a as neighbour_id from core_links
+{%- endmacro %}
+
+{#- Each pendant node (one neighbour) with that neighbour, its anchor. -#}
+{% macro cdp_cc_pendants_sql(links, degrees) -%}
+    select l.id_a as node_id, l.id_b as anchor_id
+    from {{ links }} as l
+    inner join {{ degrees }} as d on l.id_a = d.node_id
+    where d.degree = 1
+    union all
+    select l.id_b as node_id, l.id_a as anchor_id
+    from {{ links }} as l
+    inner join {{ degrees }} as d on l.id_b = d.node_id
+    where d.degree = 1
+{%- endmacro %}
+
+{#- Round 1: every parent is the node itself, so hooking onto the smallest grandparent is hooking onto the smallest neighbour. -#}
+{% macro cdp_cc_first_round_sql(degrees, edges) -%}
+    with smallest_neighbours as (
+        select node_id, min(neighbour_id) as neighbour_id
+        from {{ edges }}
         group by node_id
     )
 
     select
-        p.node_id,
-        case when b.candidate_id < p.parent_id then b.candidate_id else p.parent_id end as parent_id
-    from {{ parents }} as p
-    left join best as b on p.node_id = b.node_id
+        d.node_id,
+        {{ cdp_cc_smaller('d.node_id', 's.neighbour_id') }} as parent_id,
+        case when s.neighbour_id < d.node_id then 1 else 0 end as is_changed,
+        0 as is_final
+    from {{ degrees }} as d
+    left join smallest_neighbours as s on d.node_id = s.node_id
+    where d.degree > 1
+{%- endmacro %}
+
+{#-
+    One round: hook nodes and their parents to the smallest grandparent across their
+    edges, then jump; and tell which nodes are in a final component (see point 4 above),
+    judged on the parents the round starts from, which the round leaves unchanged for them.
+-#}
+{% macro cdp_cc_round_sql(edges, parents) -%}
+    with grandparents as (
+        select n.node_id, n.parent_id, p.parent_id as grandparent_id
+        from {{ parents }} as n
+        inner join {{ parents }} as p on n.parent_id = p.node_id
+    ),
+
+    neighbourhoods as (
+        select
+            e.node_id,
+            min(g.grandparent_id) as smallest_grandparent_id,
+            min(g.parent_id) as smallest_parent_id,
+            max(g.parent_id) as largest_parent_id
+        from {{ edges }} as e
+        inner join grandparents as g on e.neighbour_id = g.node_id
+        group by e.node_id
+    ),
+
+    -- the node's parent (its whole tree) hooks where the node would
+    hooks as (
+        select g.parent_id as node_id, min(h.smallest_grandparent_id) as hook_id
+        from grandparents as g
+        inner join neighbourhoods as h on g.node_id = h.node_id
+        group by g.parent_id
+    ),
+
+    steps as (
+        select
+            g.node_id,
+            g.parent_id,
+            g.grandparent_id,
+            {{ cdp_cc_smaller(cdp_cc_smaller('g.grandparent_id', 'h.smallest_grandparent_id'), 'k.hook_id') }} as next_parent_id,
+            -- points at a root, and so do all its neighbours
+            case
+                when g.parent_id = g.grandparent_id
+                    and (h.node_id is null or (h.smallest_parent_id = g.parent_id and h.largest_parent_id = g.parent_id))
+                    then 1
+                else 0
+            end as is_star_member
+        from grandparents as g
+        left join neighbourhoods as h on g.node_id = h.node_id
+        left join hooks as k on g.node_id = k.node_id
+    )
+
+    select
+        node_id,
+        next_parent_id as parent_id,
+        case when next_parent_id <> parent_id then 1 else 0 end as is_changed,
+        -- every node of the tree is such a star member: the tree is a whole component, and final
+        min(is_star_member) over (partition by grandparent_id) as is_final
+    from steps
+{%- endmacro %}
+
+{#- Every node with its component: core nodes their root, pendants their anchor's (a pendant pair the smaller id), keyed by the component's first node in hash order. -#}
+{% macro cdp_cc_result_sql(nodes, pendants, core_parents) -%}
+    with core_labels as (
+        {%- for parents in core_parents %}
+        select node_id, parent_id as label_id from {{ parents }}
+        {%- if not loop.last %}
+        union all
+        {%- endif -%}
+        {%- endfor %}
+    ),
+
+    labels as (
+        select
+            n.node_id,
+            n.node_key,
+            coalesce(c.label_id, a.label_id, {{ cdp_cc_smaller('n.node_id', 'p.anchor_id') }}) as label_id
+        from {{ nodes }} as n
+        left join core_labels as c on n.node_id = c.node_id
+        left join {{ pendants }} as p on n.node_id = p.node_id
+        left join core_labels as a on p.anchor_id = a.node_id
+    ),
+
+    firsts as (
+        select label_id, min(node_id) as first_id
+        from labels
+        group by label_id
+    )
+
+    select l.node_key, r.node_key as component_key
+    from labels as l
+    inner join firsts as f on l.label_id = f.label_id
+    inner join {{ nodes }} as r on f.first_id = r.node_id
 {%- endmacro %}
 
 {#-

@@ -49,6 +49,12 @@ def graphs(tmp_path):
         conn.execute("create table g.random as select * from (values ('x', 'y')) t(node_key_a, node_key_b) where false")
         conn.executemany("insert into g.random values (?, ?)", [[f"p:{x}", f"p:{y // 3 * 3}"] for x, y in zip(a[:3000], b[:3000])])
         conn.executemany("insert into g.random values (?, ?)", [[f"hub:{i % 4}", f"q:{i}"] for i in range(2000)])
+        # shapes the pendant pruning treats apart: a node linked only to itself, two
+        # pendants linked to each other, a star whose centre has only pendants, a repeated edge
+        conn.executemany(
+            "insert into g.random values (?, ?)",
+            [["solo:1", "solo:1"], ["pair:1", "pair:2"], ["pair:2", "pair:1"], ["star:0", "star:1"], ["star:2", "star:0"], ["star:0", "star:3"]],
+        )
     return warehouse
 
 
