@@ -83,7 +83,7 @@ class StandinProcess:
 
     def __enter__(self) -> StandinProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.activation.standin", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
+            [sys.executable, "-m", "activation.standin", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
             cwd=PROJECT, stdout=subprocess.PIPE, text=True,
         )
         self.url = self.process.stdout.readline().strip()
