@@ -10,9 +10,7 @@ import pytest
 
 from activation.config import load_config
 from cdp.dbt_runner import manifest_path, run_dbt
-from cdp.summary import summary_lines
-from cdp.warehouse import DuckDBWarehouse
-from tests.conftest import query
+from tests.conftest import query, summary_of
 
 MESSAGE_SYNC_MODELS = ("sync_sendgrid__messages", "sync_twilio__messages", "sync_whatsapp__messages",
                        "sync_onesignal__messages", "sync_fcm__messages")
@@ -117,11 +115,7 @@ def test_message_keys_do_not_depend_on_the_build(demo_warehouse):
 
 
 def test_summary_reports_audiences_and_the_plan(demo_warehouse):
-    warehouse = DuckDBWarehouse(demo_warehouse, read_only=True)
-    try:
-        lines = summary_lines(warehouse)
-    finally:
-        warehouse.close()
+    lines = summary_of(demo_warehouse)
     audiences = lines[lines.index("Audiences (persons in each now):") + 1: lines.index("Message plan (planned by channel, suppressed by reason):")]
     assert {line.split()[0]: int(line.split()[1]) for line in audiences} == dict(
         query(demo_warehouse, "select audience_name, count(*) from marts.fct_audience_memberships group by 1"))
@@ -149,3 +143,15 @@ def test_syncs_read_only_sync_models_each_exposed_for_its_destination(manifest, 
         assert sync.source in models.values(), f"sync {sync.name}: {sync.source} is not a dbt model"
         synced.setdefault(sync.destination, set()).add(sync.source)
     assert exposed == synced
+
+
+def test_explain_tells_why_james_gets_no_feedback_request(demo_warehouse):
+    from cdp.explain import explain
+
+    sections = {section.title: section.lines for section in explain(demo_warehouse, "C1004")}
+    audiences = "\n".join(sections["Audiences (fct_audience_memberships)"])
+    assert "recent_purchasers" in audiences and "champions" in audiences
+    messages = sections["Messages planned or suppressed (fct_message_plan)"]
+    assert messages[0].startswith("erased: no; marketing consent: email;") and "open support tickets: 1" in messages[0]
+    (row,) = [line for line in messages if line.startswith("post_purchase_feedback")]
+    assert "suppressed" in row and "open_support_ticket" in row

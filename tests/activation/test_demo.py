@@ -84,3 +84,15 @@ def test_sends_are_in_the_message_history_under_their_person(demo_twice):
         where e.event_source = 'activation'""")
     assert {key for key, _, _ in rows} == demo_twice["due"]
     assert all(event_person == plan_person for _, event_person, plan_person in rows)
+
+
+def test_sync_to_the_stand_ins_from_the_command_line(demo_twice, monkeypatch, capsys):
+    from cdp.cli import main
+
+    monkeypatch.setenv("CDP_WAREHOUSE", str(demo_twice["warehouse"]))
+    monkeypatch.delenv("CDP_ACTIVATION_CONFIG", raising=False)
+    assert main(["sync", "--stand-in", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "email_messages -> sendgrid (message, add-only): dry_run" in out
+    received = out[out.index("received:"):].splitlines()
+    assert [line.split()[-1] for line in received if line.split()[:1] == ["requests"]] == ["0"]
