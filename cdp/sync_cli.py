@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from activation.config import ActivationConfig, load_config
@@ -75,9 +75,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def sync_to_standins(config: ActivationConfig | None = None, now: datetime | None = None, **options) -> StandinRun:
     """Run the syncs against a stateful provider stand-in on loopback.
 
-    Every destination's base URL is pointed at the stand-in (CDP_DESTINATION_<NAME>_BASE_URL)
-    and every credential variable holds a demo value for the duration of the run, so that
-    nothing can reach a real provider, whatever the environment holds.
+    Every destination's base URL is pointed at the stand-in, whatever the file or a
+    CDP_DESTINATION_<NAME>_BASE_URL says, and every credential variable holds a demo value
+    for the duration of the run, so that nothing can reach a real provider with a real key.
     """
     from activation.standin import Standin
 
@@ -85,13 +85,12 @@ def sync_to_standins(config: ActivationConfig | None = None, now: datetime | Non
     secret = "demo-webhook-secret"
     webhook_paths = [d.settings.get("path", "") for d in config.destinations.values() if d.type == "webhook"]
     with Standin(webhook_secret=secret, webhook_path=webhook_paths[0] if webhook_paths else "/hook") as standin:
-        values = {f"CDP_DESTINATION_{name.upper()}_BASE_URL": standin.url for name in config.destinations}
-        for destination in config.destinations.values():
-            for credential, variable in destination.credentials.items():
-                values[variable] = secret if credential == "signing_secret" else f"demo-{credential}"
-        with _environment(values):
-            # Read again so that the base URL overrides apply.
-            pointed = load_config(config.source_path)
+        pointed = replace(config, destinations={name: replace(d, base_url=standin.url) for name, d in config.destinations.items()})
+        credentials = {
+            variable: secret if credential == "signing_secret" else f"demo-{credential}"
+            for destination in config.destinations.values() for credential, variable in destination.credentials.items()
+        }
+        with _environment(credentials):
             reports = run_syncs(warehouse_path(), pointed, now=now, **options)
         return StandinRun(reports=reports, holdings=standin.holdings())
 
