@@ -28,9 +28,9 @@ $(BENCH_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_INSTALLED)
 
-## Build everything on the bundled demo data and print what happened.
+## Build the bundled demo data, plan the messages, sync them to local provider stand-ins, print what happened.
 demo: install
-	$(BIN)/cdp build
+	$(BIN)/cdp demo
 
 ## The whole test suite (pytest; it also runs dbt build on fixtures).
 test: install $(NODE_INSTALLED)

@@ -53,6 +53,11 @@ class DestinationConfig:
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)  # operation -> bucket
     timeout_seconds: float = 30.0
     max_attempts: int = 6
+    # Asynchronous imports: how long a sync waits at its end for the provider to finish
+    # the jobs it submitted (0: not at all), and the first pause between checks (it
+    # doubles). Jobs still running are checked again at the start of the next run.
+    job_wait_seconds: float = 60.0
+    job_poll_seconds: float = 2.0
 
     def credential(self, name: str) -> str:
         """The secret's value from its environment variable; the error names only the variable."""
@@ -183,9 +188,21 @@ def _destination(name: str, entry: dict[str, Any], where: str) -> DestinationCon
         rate_limits=rate_limits,
         timeout_seconds=float(entry.get("timeout_seconds", 30.0)),
         max_attempts=int(entry.get("max_attempts", 6)),
+        job_wait_seconds=_non_negative(entry, "job_wait_seconds", 60.0, context),
+        job_poll_seconds=_non_negative(entry, "job_poll_seconds", 2.0, context),
     )
     cls.check_settings(config, context)
     return config
+
+
+def _non_negative(entry: dict[str, Any], name: str, default: float, context: str) -> float:
+    try:
+        value = float(entry.get(name, default))
+    except (TypeError, ValueError):
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"{context}: {name} must be a number of seconds, 0 or more")
+    return value
 
 
 def _sync(index: int, entry: dict[str, Any], destinations: dict[str, DestinationConfig], where: str) -> SyncConfig:

@@ -38,6 +38,7 @@ from activation.config import ActivationConfig, ConfigError, SyncConfig
 from activation.destinations import destination_class
 from activation.destinations.base import Destination, Message, Outcome, Record
 from activation.http import AmbiguousError, DeliveryError, PermanentError, TransientError
+from activation.jobs import check_jobs, register_jobs
 from activation.state import has_schema, migrate, relation_columns, relation_exists
 
 SAMPLE_SIZE = 5
@@ -76,6 +77,9 @@ class SyncReport:
     invalid: int = 0
     http_requests: int = 0
     http_throttled: int = 0
+    jobs_submitted: int = 0
+    jobs_pending: int = 0  # asynchronous imports not finished when the run ended
+    job_rows_rejected: int = 0  # rows finished jobs failed, reconciled by this run
     error: str | None = None
     sample: list[str] = field(default_factory=list)
 
@@ -189,10 +193,12 @@ class SyncEngine:
             self.conn.execute(
                 """update activation.sync_runs set finished_at = ?, status = ?, adds = ?, changes = ?, removes = ?, sends = ?, merges = ?,
                    rows_ok = ?, rows_rejected = ?, rows_failed = ?, rows_unknown = ?, rows_skipped = ?, rows_invalid = ?,
-                   http_requests = ?, http_throttled = ?, error = ? where sync_run_id = ?""",
+                   http_requests = ?, http_throttled = ?, jobs_submitted = ?, jobs_pending = ?, job_rows_rejected = ?, error = ?
+                   where sync_run_id = ?""",
                 [utc_now(), report.status, report.adds, report.changes, report.removes, report.sends, report.merges,
                  report.ok, report.rejected, report.failed, report.unknown, report.skipped, report.invalid,
-                 report.http_requests, report.http_throttled, report.error, run_id],
+                 report.http_requests, report.http_throttled, report.jobs_submitted, report.jobs_pending,
+                 report.job_rows_rejected, report.error, run_id],
             )
         return report
 
@@ -228,6 +234,10 @@ class SyncRun:
 
 class StateSync(SyncRun):
     def run(self) -> None:
+        follow_jobs = self.destination.async_upserts and not self.engine.dry_run
+        if follow_jobs:
+            # Before the diff: a row a finished job failed must not count as synced.
+            check_jobs(self, wait=False)
         self._load_source()
         if not self.engine.dry_run and self.destination.supports_rekey and self.sync.key == "person_id":
             self._propagate_merges()
@@ -237,7 +247,9 @@ class StateSync(SyncRun):
             return
         for operation in ("add", "change", "remove"):
             if not self._deliver_operation(operation):
-                return
+                break
+        if follow_jobs:
+            check_jobs(self, wait=True)
 
     def _load_source(self) -> None:
         sync = self.sync
@@ -374,6 +386,8 @@ class StateSync(SyncRun):
             self.report.error = str(error)
         statuses = ["failed" if error is not None else ("ok" if o.ok else "rejected") for o, _ in results]
         self.report.ok += statuses.count("ok")
+        if self.destination.async_upserts and operation != "remove":
+            self.report.jobs_submitted += len({o.provider_id for (o, _), status in zip(results, statuses) if status == "ok" and o.provider_id})
         self.report.rejected += statuses.count("rejected")
         outcome = pa.table({
             "seq": pa.array(range(start, start + count), pa.int64()),
@@ -409,6 +423,8 @@ class StateSync(SyncRun):
                     provider_id = coalesce(excluded.provider_id, sync_state.provider_id),
                     last_synced_at = excluded.last_synced_at, last_sync_run_id = excluded.last_sync_run_id
             """, params)
+            if self.destination.async_upserts and operation != "remove":
+                register_jobs(self, batch, params)
             if operation == "remove":
                 conn.execute(f"""
                     delete from activation.sync_state where sync_name = $sync and record_key in

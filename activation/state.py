@@ -121,6 +121,33 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- Asynchronous imports (Klaviyo bulk import jobs, SendGrid contact upserts): the
+        -- provider acknowledges the request and processes the rows later. Each job is
+        -- checked until it finishes; rows it failed are moved to rejected_rows.
+        create table activation.provider_jobs (
+            sync_name varchar not null,
+            job_id varchar not null,
+            destination varchar not null,
+            sync_run_id varchar not null,     -- the run that submitted the job
+            record_keys json not null,        -- the keys the job carries, in request order
+            submitted_at timestamp not null,
+            status varchar not null,          -- pending | completed | errored | failed | unknown (no longer known to the provider)
+            rows_failed bigint,               -- as the provider reports them
+            rows_rejected bigint,             -- matched to keys and moved to rejected_rows
+            checks integer not null default 0,
+            last_checked_at timestamp,
+            finished_at timestamp,
+            error varchar,
+            primary key (sync_name, job_id)
+        );
+        alter table activation.sync_runs add column jobs_submitted bigint default 0;
+        alter table activation.sync_runs add column jobs_pending bigint default 0;
+        alter table activation.sync_runs add column job_rows_rejected bigint default 0;
+        """,
+    ),
 ]
 
 
@@ -129,6 +156,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"create schema if not exists {SCHEMA}")
     conn.execute(f"create table if not exists {SCHEMA}.schema_migrations (version integer primary key, applied_at timestamp not null)")
     applied = {row[0] for row in conn.execute(f"select version from {SCHEMA}.schema_migrations").fetchall()}
+    if not applied:
+        _drop_dbt_placeholders(conn)
     for version, sql in MIGRATIONS:
         if version in applied:
             continue
@@ -142,6 +171,22 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> None:
         except Exception:
             conn.execute("rollback")
             raise
+
+
+def _drop_dbt_placeholders(conn: duckdb.DuckDBPyConnection) -> None:
+    """Drop the empty stand-ins dbt made for tables activation has not created yet.
+
+    The dbt project reads activation.message_events as a source; until the first sync,
+    its on-run-start (cdp_create_missing_sources) creates it empty with text columns and
+    lineage columns, so that a plain `dbt build` works. The first migration replaces it.
+    A table with rows is never dropped: the migration then fails on it, loudly.
+    """
+    placeholders = conn.execute(
+        "select table_name from information_schema.columns where table_schema = ? and column_name = '_cdp_source_file'", [SCHEMA]
+    ).fetchall()
+    for (table,) in placeholders:
+        if conn.execute(f'select count(*) from {SCHEMA}."{table}"').fetchall()[0][0] == 0:
+            conn.execute(f'drop table {SCHEMA}."{table}"')
 
 
 def has_schema(conn: duckdb.DuckDBPyConnection) -> bool:

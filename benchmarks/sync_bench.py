@@ -83,7 +83,7 @@ class StandinProcess:
 
     def __enter__(self) -> StandinProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.activation.standin", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
+            [sys.executable, "-m", "activation.standin", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
             cwd=PROJECT, stdout=subprocess.PIPE, text=True,
         )
         self.url = self.process.stdout.readline().strip()
@@ -109,8 +109,10 @@ def ours(warehouse: Path) -> Figures:
     os.environ["BENCH_KLAVIYO_KEY"] = "pk_bench"
     with standin() as server:
         config = parse_config({
+            # The sync returns once Klaviyo acknowledged every batch; the import jobs are
+            # checked by the re-run (their status endpoint has its own limit), timed apart.
             "destinations": {"klaviyo": {"type": "klaviyo", "base_url": server.url, "credentials": {"api_key": "BENCH_KLAVIYO_KEY"},
-                                         "settings": {"list_id": "BENCH"}}},
+                                         "settings": {"list_id": "BENCH"}, "job_wait_seconds": 0}},
             "syncs": [{"name": "bench_members", "source": "marts.sync_bench__members", "destination": "klaviyo", "kind": "state",
                        "mode": "mirror", "key": "person_id", "fields": list(FIELDS)}],
             "merge_log": None,
@@ -121,9 +123,13 @@ def ours(warehouse: Path) -> Figures:
         if report.status != "succeeded":
             raise SystemExit(f"activation sync failed: {report.error}")
         first = server.stats()
-        run_syncs(warehouse, config)
+        started = time.monotonic()
+        rerun = run_syncs(warehouse, config)[0]
+        rerun_seconds = time.monotonic() - started
         rerun_rows = server.stats()[2] - first[2]
-        return Figures("activation (this project)", seconds, first[0], first[1], first[2], rerun_rows)
+        note = (f"the re-run first checked the {report.jobs_submitted} import jobs of the sync, "
+                f"{rerun.jobs_pending} left running, in {rerun_seconds:.0f} s (job status limit 150/min)")
+        return Figures("activation (this project)", seconds, first[0], first[1], first[2], rerun_rows, note=note)
 
 
 # A Jinja batch template that renders the same JSON:API body as the Klaviyo destination.

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cdp import explain, generate, sync_cli
-from cdp.build import build, parse_as_of
+from cdp import demo, explain, generate, sync_cli
+from cdp.build import BuildResult, build, parse_as_of
 from cdp.contract import contract_markdown, raw_contract
 from cdp.dbt_runner import DbtError
 from cdp.paths import project_dir
@@ -18,7 +18,11 @@ from cdp.warehouse import open_warehouse
 
 def _build(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of) if args.as_of else None
-    result = build(raw_dir=args.raw_dir, as_of=as_of, target=args.target)
+    print_build_report(build(raw_dir=args.raw_dir, as_of=as_of, target=args.target))
+    return 0
+
+
+def print_build_report(result: BuildResult) -> None:
     print()
     where = "the Spark warehouse" if result.target == "spark" else result.warehouse
     print(f"Built {where} from {result.raw_dir} as of {result.as_of.isoformat()}Z")
@@ -35,7 +39,6 @@ def _build(args: argparse.Namespace) -> int:
             print(line)
     finally:
         warehouse.close()
-    return 0
 
 
 def _contract(args: argparse.Namespace) -> int:
@@ -66,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     generate.register(commands)
     explain.register(commands)
     sync_cli.register(commands)
+    demo.register(commands)
     return root
 
 

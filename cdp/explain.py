@@ -209,6 +209,62 @@ def merges_section(conn, subject: Subject) -> Section | None:
     return Section("Persons merged into this one", _table(rows, ("merged person", "merged at", "link", "identifier", "linked to")))
 
 
+def _relation_exists(conn, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def audiences_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None or not _relation_exists(conn, "marts.fct_audience_memberships"):
+        return None
+    rows = conn.execute(
+        "select audience_name, entered_at from marts.fct_audience_memberships where person_id = ? order by audience_name",
+        [subject.person_id],
+    ).fetchall()
+    return Section("Audiences (fct_audience_memberships)", _table(rows, ("audience", "entered at")) if rows else ["none"])
+
+
+def messages_section(conn, subject: Subject) -> Section | None:
+    """Why each message was planned on its channel or suppressed, from the plan and the profile."""
+    if subject.person_id is None or not _relation_exists(conn, "marts.fct_message_plan"):
+        return None
+    channels = ("email", "sms", "whatsapp", "app_push", "web_push")
+    profile = conn.execute(
+        f"""select is_erased, preferred_channel, open_support_tickets, {", ".join(f"consent_{c}" for c in channels)}
+            from marts.dim_persons where person_id = ?""",
+        [subject.person_id],
+    ).fetchone()
+    lines = []
+    if profile:
+        consented = [c for c, granted in zip(channels, profile[3:]) if granted]
+        lines.append(
+            f"erased: {'yes' if profile[0] else 'no'}; marketing consent: {', '.join(consented) or 'none'}; "
+            f"preferred channel: {profile[1] or 'none'}; open support tickets: {profile[2]}"
+        )
+    rows = conn.execute(
+        """select journey, step, audience_name, channel, channel_reason, status, coalesce(suppression_reason, ''), send_after, message_key
+           from marts.fct_message_plan where person_id = ? order by journey, step""",
+        [subject.person_id],
+    ).fetchall()
+    lines += _table(rows, ("journey", "step", "audience", "channel", "channel chosen by", "status", "reason", "send after", "message key")) if rows else ["no journey plans a message"]
+    return Section("Messages planned or suppressed (fct_message_plan)", lines)
+
+
+def message_history_section(conn, subject: Subject) -> Section | None:
+    if subject.person_id is None or not _relation_exists(conn, "marts.fct_message_events"):
+        return None
+    rows = conn.execute(
+        """select occurred_at, event_source, provider, channel, coalesce(journey, campaign), event_type, coalesce(message_key, message_id)
+           from marts.fct_message_events where person_id = ? order by occurred_at, event_source, event_type""",
+        [subject.person_id],
+    ).fetchall()
+    if not rows:
+        return None
+    return Section("Message history (fct_message_events)", _table(rows, ("at", "source", "provider", "channel", "journey or campaign", "event", "message")))
+
+
 SECTIONS: list[SectionBuilder] = [
     person_section,
     excluded_section,
@@ -216,6 +272,9 @@ SECTIONS: list[SectionBuilder] = [
     links_section,
     dropped_section,
     merges_section,
+    audiences_section,
+    messages_section,
+    message_history_section,
 ]
 
 

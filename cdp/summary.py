@@ -36,6 +36,26 @@ def summary_lines(warehouse: Warehouse) -> list[str]:
     ):
         outcome = f"fitted on {sample_size:,} customers" if status == "fitted" else f"not fitted: {reason}"
         lines.append(f"CLV model {model}: {outcome}")
+    lines.append("Audiences (persons in each now):")
+    rows = warehouse.query(
+        """
+        select audience_name, count(*)
+        from marts.fct_audience_memberships
+        group by audience_name
+        order by audience_name
+        """
+    )
+    lines += [f"  {audience:<24}{count:>6,}" for audience, count in rows] or ["  none"]
+    lines.append("Message plan (planned by channel, suppressed by reason):")
+    rows = warehouse.query(
+        """
+        select journey, status, coalesce(suppression_reason, channel) as detail, count(*)
+        from marts.fct_message_plan
+        group by journey, status, coalesce(suppression_reason, channel)
+        order by journey, status, detail
+        """
+    )
+    lines += [f"  {journey:<24}{status:<12}{detail:<22}{count:>6,}" for journey, status, detail, count in rows] or ["  none"]
     lines.append("Quarantined rows by reason:")
     rows = warehouse.query(
         """

@@ -38,6 +38,18 @@ def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tup
         return conn.execute(sql, parameters or []).fetchall()
 
 
+def summary_of(warehouse: Path) -> list[str]:
+    """What `cdp build` prints about the warehouse at ``warehouse``."""
+    from cdp.summary import summary_lines
+    from cdp.warehouse import DuckDBWarehouse
+
+    opened = DuckDBWarehouse(warehouse, read_only=True)
+    try:
+        return summary_lines(opened)
+    finally:
+        opened.close()
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled demo data built once per test session, as `make demo` builds it."""

@@ -64,6 +64,24 @@ def skipped(reason: str) -> Outcome:
     return Outcome(ok=False, error=reason, skipped=True)
 
 
+@dataclass
+class Job:
+    """An asynchronous import the provider acknowledged: its id and the rows it carries,
+    in request order. A row's `fields` are what the job sent, or None when a later run
+    has sent the row again since (the job's verdict on it no longer matters)."""
+
+    job_id: str
+    records: list[Record]
+
+
+@dataclass
+class JobResult:
+    status: str  # pending | completed | errored | failed
+    rejected: dict[str, str] = field(default_factory=dict)  # record key -> the provider's error
+    rows_failed: int | None = None  # as the provider counts them
+    detail: str | None = None  # e.g. why a job failed, or failed rows no key could be found for
+
+
 class Destination:
     type_name: ClassVar[str]
     default_base_url: ClassVar[str]
@@ -75,6 +93,8 @@ class Destination:
     # The provider deduplicates a repeated send by our message_key, so a send whose
     # outcome is unknown may be repeated safely.
     idempotent_sends: ClassVar[bool] = False
+    # upsert() answers with a job id per row; check_job() tells how the job went.
+    async_upserts: ClassVar[bool] = False
     required_state_fields: ClassVar[tuple[str, ...]] = ()
     required_message_fields: ClassVar[dict[str, tuple[str, ...]]] = {}  # channel -> columns
     # Rows per request, per engine operation (upsert, remove, send), at the provider's limit.
@@ -120,6 +140,10 @@ class Destination:
 
     def rekey(self, records: list[Record], sync: SyncConfig) -> list[Outcome]:
         raise NotImplementedError(f"{self.type_name} cannot move a profile to another key")
+
+    def check_job(self, job: Job) -> JobResult:
+        """One look at an asynchronous import: pending, or finished with the rows it failed."""
+        raise NotImplementedError(f"{self.type_name} runs no asynchronous imports")
 
     # Message syncs -------------------------------------------------------------------
     uses_templates: ClassVar[bool] = True  # content comes from settings.templates per journey step

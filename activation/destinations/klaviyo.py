@@ -7,20 +7,30 @@ changed fields. Consent fields (`consent_email`, `consent_sms`) become subscript
 Removes take the profile out of the list (Klaviyo's DELETE takes Klaviyo profile ids,
 which the single-profile import returns). Message sends are events (POST /api/events)
 that trigger a flow; the event's unique_id is the message_key, so Klaviyo drops a repeat.
+
+A bulk import job runs after Klaviyo acknowledged it: check_job reads its status
+(GET /api/profile-bulk-import-jobs/{id}) and, when profiles failed, the job's import
+errors (GET .../import-errors), matched to keys by the profile's external_id (else its
+e-mail, else the error's pointer into the request). The subscription jobs have no status
+operation in Klaviyo's published contract, so their per-profile outcome is not followed.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
 
 from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, Record, ok
+from activation.destinations.base import Destination, Job, JobResult, Message, Outcome, Record, ok
 from activation.http import PermanentError
 
 REVISION = "2026-07-15"
 MEDIA_TYPE = "application/vnd.api+json"
 _PROFILE_ATTRIBUTES = {"email": "email", "phone": "phone_number", "first_name": "first_name", "last_name": "last_name"}
 _CONSENT_FIELDS = {"consent_email": "email", "consent_sms": "sms"}
+_ERRORS_PAGE_SIZE = 100  # the most import errors Klaviyo returns per page
+_POINTER = re.compile(r"/profiles/data/(\d+)")
 
 
 def _bucket(burst_per_second: int, steady_per_minute: int) -> RateLimit:
@@ -38,6 +48,7 @@ class Klaviyo(Destination):
     partial_updates = True
     supports_rekey = True
     idempotent_sends = True
+    async_upserts = True
     uses_templates = False  # the event triggers a flow; the flow holds the content
     required_message_fields = {"email": ("email",), "sms": ("phone",)}
     default_batch_sizes = {"upsert": 10_000, "remove": 1_000, "send": 1, "rekey": 1}
@@ -48,6 +59,8 @@ class Klaviyo(Destination):
         "profile_import": _bucket(75, 750),
         "subscriptions": _bucket(75, 750),
         "events": _bucket(350, 3500),
+        # Job status and import errors: 10/s burst, 150/min steady each.
+        "jobs": _bucket(10, 150),
     }
 
     @classmethod
@@ -149,6 +162,46 @@ class Klaviyo(Destination):
             outcomes.append(ok(response.json()["data"]["id"]))
         return outcomes
 
+    def check_job(self, job: Job) -> JobResult:
+        response = self.http.request(
+            "jobs", "GET", self.url(f"/api/profile-bulk-import-jobs/{quote(job.job_id, safe='')}"), headers=self._headers()
+        )
+        attributes = (response.json().get("data") or {}).get("attributes") or {}
+        status = attributes.get("status")
+        if status == "cancelled":
+            return JobResult("failed", rows_failed=attributes.get("total_count"), detail="Klaviyo cancelled the bulk import job")
+        if status != "complete":
+            return JobResult("pending")
+        failed = int(attributes.get("failed_count") or 0)
+        if not failed:
+            return JobResult("completed", rows_failed=0)
+        rejected = {}
+        for error in self.import_errors(job.job_id, failed):
+            key = _error_key(error.get("attributes") or {}, job)
+            if key is not None:
+                rejected[key] = _error_text(error.get("attributes") or {})
+        unmatched = failed - len(rejected)
+        detail = f"{unmatched} failed profiles could not be matched to a key" if unmatched > 0 else None
+        return JobResult("errored", rejected, failed, detail)
+
+    def import_errors(self, job_id: str, expected: int) -> list[dict[str, Any]]:
+        """The job's import errors, page by page (bounded by the failures Klaviyo counted)."""
+        errors: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(expected // _ERRORS_PAGE_SIZE + 2):
+            params = {"page[size]": _ERRORS_PAGE_SIZE} | ({"page[cursor]": cursor} if cursor else {})
+            body = self.http.request(
+                "jobs", "GET", self.url(f"/api/profile-bulk-import-jobs/{quote(job_id, safe='')}/import-errors"),
+                params=params, headers=self._headers(),
+            ).json()
+            errors += body.get("data") or []
+            following = (body.get("links") or {}).get("next")
+            # Only the cursor is taken from the link: requests stay on the configured base URL.
+            cursor = parse_qs(urlparse(following).query).get("page[cursor]", [None])[0] if following else None
+            if not cursor:
+                break
+        return errors
+
     def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         profile: dict[str, Any] = {"external_id": message.person_id}
         if message.fields.get("email"):
@@ -170,3 +223,27 @@ class Klaviyo(Destination):
         self.http.request("events", "POST", self.url("/api/events"), json=body, headers=self._headers())
         # Klaviyo answers 202 with no body: the unique_id is the event's handle.
         return ok(message.message_key)
+
+
+def _error_key(attributes: dict[str, Any], job: Job) -> str | None:
+    """The key of the profile an import error is about: external_id, else e-mail, else position."""
+    payload = attributes.get("original_payload") if isinstance(attributes.get("original_payload"), dict) else {}
+    profile = payload.get("data", payload) if isinstance(payload.get("data", payload), dict) else {}
+    profile = profile.get("attributes", profile) if isinstance(profile.get("attributes", profile), dict) else profile
+    keys = [record.key for record in job.records]
+    if profile.get("external_id") in keys:
+        return profile["external_id"]
+    email = profile.get("email")
+    if email:
+        matches = [r.key for r in job.records if r.fields and r.fields.get("email") == email]
+        if len(matches) == 1:
+            return matches[0]
+    pointer = _POINTER.search(str((attributes.get("source") or {}).get("pointer") or ""))
+    if pointer and int(pointer.group(1)) < len(keys):
+        return keys[int(pointer.group(1))]
+    return None
+
+
+def _error_text(attributes: dict[str, Any]) -> str:
+    parts = [str(attributes.get(name)) for name in ("code", "title", "detail") if attributes.get(name)]
+    return ": ".join(parts)[:300] or "failed in Klaviyo's bulk import job"

@@ -8,16 +8,26 @@ SendGrid contact ids: they are looked up by email (100 per search). Mail sends g
 POST /v3/mail/send with a dynamic template per journey step (`settings.templates`),
 grouped up to 1,000 personalizations per request. SendGrid takes no idempotency key, so
 a send whose answer is lost is recorded as unknown, never repeated.
+
+A contact upsert is a job SendGrid runs after acknowledging it: check_job reads its
+status (GET /v3/marketing/contacts/imports/{id}). SendGrid gives the reasons of errored
+rows only in a file at the job's `errors_url`, a download its API contract does not
+describe; so the rows of an errored job that SendGrid did not create are found by
+searching their e-mails (in the contract), and rejected with the job's error count.
+An update that errored is not visible that way; the job's unmatched count says so.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from urllib.parse import quote
 
 from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, Record, no_template, ok, rejected
+from activation.destinations.base import Destination, Job, JobResult, Message, Outcome, Record, no_template, ok, rejected
+from activation.http import PermanentError
 
+_SEARCH_LIMIT = 100  # e-mails per contact search
 _RESERVED = {"email", "first_name", "last_name", "address_line_1", "address_line_2", "city", "postal_code", "country", "state_province_region"}
 
 
@@ -28,6 +38,7 @@ class SendGrid(Destination):
     channels = frozenset({"email"})
     supports_state = True
     supports_rekey = True
+    async_upserts = True
     required_state_fields = ("email",)
     required_message_fields = {"email": ("email",)}
     default_batch_sizes = {"upsert": 30_000, "remove": 100, "send": 1_000, "rekey": 30_000}
@@ -39,6 +50,7 @@ class SendGrid(Destination):
         "search": RateLimit(per_second=10.0, burst=10),
         "list_membership": RateLimit(per_second=10.0, burst=10),
         "mail": RateLimit(per_second=10.0, burst=10),
+        "jobs": RateLimit(per_second=10.0, burst=10),
     }
 
     @classmethod
@@ -88,12 +100,45 @@ class SendGrid(Destination):
             self.http.request("contacts", "PUT", self.url("/v3/marketing/contacts"), json=body, headers=self._headers())
         return [ok() if (r.previous or {}).get("email") else rejected("no email last synced for the merged contact") for r in records]
 
+    def contact_ids(self, emails: list[str]) -> dict[str, str]:
+        """SendGrid's contact id per e-mail it knows (searched 100 at a time)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(emails), _SEARCH_LIMIT):
+            try:
+                result = self.http.request(
+                    "search", "POST", self.url("/v3/marketing/contacts/search/emails"),
+                    json={"emails": emails[start:start + _SEARCH_LIMIT]}, headers=self._headers(),
+                ).json().get("result") or {}
+            except PermanentError as error:
+                if error.status == 404:  # SendGrid's answer when it knows none of them
+                    continue
+                raise
+            found |= {email: entry["contact"]["id"] for email, entry in result.items() if (entry.get("contact") or {}).get("id")}
+        return found
+
+    def check_job(self, job: Job) -> JobResult:
+        body = self.http.request(
+            "jobs", "GET", self.url(f"/v3/marketing/contacts/imports/{quote(job.job_id, safe='')}"), headers=self._headers()
+        ).json()
+        status = body.get("status")
+        errored = int((body.get("results") or {}).get("errored_count") or 0)
+        if status == "failed":
+            return JobResult("failed", rows_failed=errored or len(job.records), detail="SendGrid failed the contact import job")
+        if status not in ("completed", "errored"):
+            return JobResult("pending")
+        if not errored:
+            return JobResult("completed", rows_failed=0)
+        emails = {r.fields["email"]: r.key for r in job.records if r.fields and r.fields.get("email")}
+        known = self.contact_ids(list(emails))
+        error = f"not created by SendGrid's import job ({errored} rows errored; SendGrid states the reasons only in the job's errors_url file)"
+        missing = {key: error for email, key in emails.items() if email not in known}
+        unmatched = errored - len(missing)
+        detail = f"{unmatched} errored rows are not missing contacts (failed updates?) and could not be matched to a key" if unmatched > 0 else None
+        return JobResult("errored", missing, errored, detail)
+
     def remove(self, records: list[Record], sync: SyncConfig) -> list[Outcome]:
         emails = [(r.previous or {}).get("email") for r in records]
-        found = self.http.request(
-            "search", "POST", self.url("/v3/marketing/contacts/search/emails"), json={"emails": [e for e in emails if e]}, headers=self._headers()
-        ).json().get("result") or {}
-        contact_ids = {email: (entry.get("contact") or {}).get("id") for email, entry in found.items()}
+        contact_ids = self.contact_ids([e for e in emails if e])
         ids = [contact_ids.get(e) for e in emails if e and contact_ids.get(e)]
         if ids:
             self.http.request(

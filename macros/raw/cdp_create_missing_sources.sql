@@ -21,9 +21,14 @@
             {%- do statements.append('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- for statement in statements -%}
-        {%- do run_query(statement) -%}
+    {%- for ddl in statements -%}
+        {%- call statement('cdp_create_missing_source', auto_begin=True) -%}{{ ddl }}{%- endcall -%}
     {%- endfor -%}
+    {#- Committed here: the hook's connection is rolled back afterwards, and looking up a
+        relation may have opened the transaction these statements ran in. -#}
+    {%- if statements | length > 0 -%}
+        {%- do adapter.commit() -%}
+    {%- endif -%}
     {%- if statements | length > 0 -%}
         {{ log('Created ' ~ statements | length ~ ' missing raw source table(s) as empty tables.', info=true) }}
     {%- endif -%}

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from activation.config import ActivationConfig, parse_config
-from tests.activation.standin import Standin
+from activation.standin import Standin
 
 NOW = datetime(2026, 11, 20, 9, 0, 0)
 SECRETS = {

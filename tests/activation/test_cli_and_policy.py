@@ -9,7 +9,7 @@ from activation.config import ConfigError, RateLimit, load_config, parse_config
 from activation.http import AmbiguousError, HttpPolicy, PermanentError, RateLimiter, TokenBucket
 from cdp.cli import main
 from tests.activation.conftest import SECRETS, klaviyo_destination, state_sync
-from tests.activation.standin import Fault
+from activation.standin import Fault
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.activation.conftest import SECRETS, create_members, create_plan
-from tests.activation.standin import Fault, Standin
+from activation.standin import Fault, Standin
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -124,7 +124,7 @@ def test_batch_with_bad_rows_is_split_and_only_bad_rows_are_rejected_until_they_
 
 
 def test_throttling_storm_and_server_errors_are_retried_without_loss(warehouse, standin, secrets):
-    from tests.activation.standin import Fault
+    from activation.standin import Fault
 
     standin.add_fault(Fault("throttle", count=3, retry_after=0.2))
     standin.add_fault(Fault("error", count=2, after=1))
@@ -136,7 +136,7 @@ def test_throttling_storm_and_server_errors_are_retried_without_loss(warehouse, 
 
 
 def test_outage_stops_the_sync_and_the_next_run_finishes_the_work(warehouse, standin, secrets):
-    from tests.activation.standin import Fault
+    from activation.standin import Fault
 
     standin.add_fault(Fault("error", count=100, after=2, path_contains="bulk-import"))
     config = make_config({"klaviyo": klaviyo_destination(standin.url, batch_sizes={"upsert": 10}, max_attempts=2)}, [state_sync()])
@@ -150,7 +150,7 @@ def test_outage_stops_the_sync_and_the_next_run_finishes_the_work(warehouse, sta
 
 
 def test_timeouts_are_retried(warehouse, standin, secrets):
-    from tests.activation.standin import Fault
+    from activation.standin import Fault
 
     standin.add_fault(Fault("slow", count=1, seconds=2.5))
     destination = klaviyo_destination(standin.url, timeout_seconds=1, batch_sizes={"upsert": 20})

@@ -6,9 +6,7 @@ import subprocess
 import sys
 
 from cdp.contract import raw_contract
-from cdp.summary import summary_lines
-from cdp.warehouse import DuckDBWarehouse
-from tests.conftest import query
+from tests.conftest import query, summary_of
 
 
 def test_the_demo_builds_every_raw_table_and_each_bad_row_kind(demo_warehouse):
@@ -30,11 +28,7 @@ def test_the_demo_normalises_messy_identifiers(demo_warehouse):
 
 
 def test_the_summary_reports_layers_and_quarantine(demo_warehouse):
-    warehouse = DuckDBWarehouse(demo_warehouse, read_only=True)
-    try:
-        lines = summary_lines(warehouse)
-    finally:
-        warehouse.close()
+    lines = summary_of(demo_warehouse)
     text = "\n".join(lines)
     assert "staging" in text and "marts" in text
     quarantined = query(demo_warehouse, "select count(*) from marts.fct_quarantined_rows")[0][0]

@@ -1,0 +1,1 @@
+{{ cdp_message_sync(['web_push'], ['first_name']) }}

@@ -1,0 +1,1 @@
+{{ cdp_message_sync(['email'], ['email', 'first_name']) }}

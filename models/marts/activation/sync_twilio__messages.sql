@@ -1,0 +1,1 @@
+{{ cdp_message_sync(['sms'], ['phone', 'first_name']) }}

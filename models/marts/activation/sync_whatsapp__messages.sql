@@ -1,0 +1,1 @@
+{{ cdp_message_sync(['whatsapp'], ['phone', 'first_name']) }}
