@@ -26,6 +26,8 @@ class PythonStep:
     name: str
     # The dbt source (name in a sources file) this step writes.
     output_source: str
+    # The dbt models the step reads: Dagster draws the step's dependencies from them.
+    reads: tuple[str, ...]
     run: Callable[[StepContext], None]
 
 
@@ -61,8 +63,18 @@ def python_steps() -> tuple[PythonStep, ...]:
     from cdp.clv.step import run_clv_step
 
     return (
-        PythonStep("probabilistic matching of CRM records (Splink)", "cdp_linkage", _probabilistic_matching),
-        PythonStep("CLV fit (BG/NBD and Gamma-Gamma)", "cdp_clv", run_clv_step),
+        PythonStep(
+            "probabilistic matching of CRM records (Splink)",
+            "cdp_linkage",
+            reads=("stg_crm__customers",),
+            run=_probabilistic_matching,
+        ),
+        PythonStep(
+            "CLV fit (BG/NBD and Gamma-Gamma)",
+            "cdp_clv",
+            reads=("int_persons_clv_summarized",),
+            run=run_clv_step,
+        ),
     )
 
 

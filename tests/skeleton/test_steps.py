@@ -2,7 +2,7 @@ from cdp.steps import DbtStage, PythonStep, build_plan
 
 
 def step(name: str) -> PythonStep:
-    return PythonStep(name=name, output_source=f"cdp_{name}", run=lambda context: None)
+    return PythonStep(name=name, output_source=f"cdp_{name}", reads=(), run=lambda context: None)
 
 
 def test_without_python_steps_the_plan_is_one_dbt_build():
