@@ -23,12 +23,17 @@ def raw_dir() -> Path:
     return Path(configured) if configured else demo_raw_dir()
 
 
+# The loader also records the lines it could not split into the header's columns.
+LOADER_SOURCE = "cdp_loader"
+
+
 @multi_asset(
     name="raw_files",
     specs=[
         AssetSpec(AssetKey(["raw", table]), group_name="raw", description=f"The raw table {table}, landed from {table}.csv or .parquet.")
         for table in raw_contract()
-    ],
+    ]
+    + [AssetSpec(key, group_name="raw") for key in source_asset_keys(LOADER_SOURCE)],
 )
 def raw_files(context: AssetExecutionContext):
     """Land every raw file of CDP_RAW_DIR (default: the demo data), as `cdp build` does."""
@@ -47,6 +52,8 @@ def raw_files(context: AssetExecutionContext):
                 "ignored columns": ", ".join(load.ignored_columns) or "none",
             },
         )
+    for key in source_asset_keys(LOADER_SOURCE):
+        yield MaterializeResult(asset_key=key, metadata={"malformed lines": report.malformed_lines})
 
 
 def python_step_asset(step: PythonStep, index: int) -> AssetsDefinition:

@@ -17,7 +17,9 @@ def test_definitions_load_with_dbt_models_as_assets_and_tests_as_checks():
     assert {"staging/stg_crm__customers", "marts/fct_quarantined_rows", "raw/crm_customers", "marts/dim_persons"} <= keys
     checks = {check.name for check in graph.asset_check_keys if check.asset_key == AssetKey(["staging", "stg_crm__customers"])}
     assert "unique_stg_crm__customers_crm_customer_id" in checks
+    # Landing the files is an asset too, with the loader's record of malformed lines.
     assert graph.get(AssetKey(["raw", "crm_customers"])).is_materializable
+    assert graph.get(AssetKey(["cdp_loader", "cdp_load_issues"])).is_materializable
 
 
 def test_python_steps_sit_between_the_models_they_read_and_the_models_that_read_them():
