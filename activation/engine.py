@@ -178,6 +178,8 @@ class SyncEngine:
                 [run_id, sync.name, sync.destination, sync.kind, sync.mode, self.now],
             )
         try:
+            if not self.dry_run:
+                destination.prepare()
             if sync.kind == "state":
                 StateSync(self, sync, destination, run_id, report).run()
             else:

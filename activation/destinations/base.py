@@ -116,6 +116,16 @@ class Destination:
     def check_settings(cls, config: DestinationConfig, context: str) -> None:
         """Raise ConfigError naming the missing or wrong setting."""
 
+    def prepare(self) -> None:
+        """Before a sync sends anything: raise ConfigError if a credential cannot be had.
+
+        Called before any send intent is recorded, so that a missing secret fails the sync
+        cleanly instead of leaving intents that the next run must take for "may have been
+        sent". Reads every configured credential; a destination that exchanges one for a
+        token (FCM) does so here."""
+        for name in self.config.credentials:
+            self.config.credential(name)
+
     @classmethod
     def required_settings(cls, config: DestinationConfig, context: str, *names: str) -> None:
         missing = [n for n in names if not config.settings.get(n)]

@@ -266,3 +266,22 @@ def test_retry_after_formats(text):
     response.headers["Retry-After"] = text
     wait = wait_from_headers(response, now_epoch=1445412470.0)
     assert wait == pytest.approx(12.0 if text == "12" else 10.0)
+
+
+def test_a_missing_credential_fails_the_sync_before_anything_is_recorded_and_loses_nothing(warehouse, standin, secrets, monkeypatch):
+    destination = {"type": "twilio", "base_url": standin.url, "credentials": {"account_sid": "TEST_TWILIO_SID", "auth_token": "TEST_TWILIO_TOKEN"},
+                   "settings": {"from": "+15005550006", "templates": {"default": "Hello {first_name}"}}}
+    sync = {"name": "sms", "source": "marts.fct_message_plan", "destination": "twilio", "kind": "message", "channels": ["sms"],
+            "join": {"relation": "marts.dim_persons", "columns": ["phone", "first_name"]}}
+    config = make_config({"twilio": destination}, [sync])
+    monkeypatch.delenv("TEST_TWILIO_TOKEN")
+    failed = run(warehouse, config)
+    assert failed.status == "failed" and failed.error.endswith("environment variable TEST_TWILIO_TOKEN is not set")
+    assert secrets["TEST_TWILIO_TOKEN"] not in failed.error
+    assert not standin.state.twilio_messages
+    # No intent was recorded, so nothing is taken for "may have been sent" on the next run.
+    assert query(warehouse, "select count(*) from activation.send_ledger")[0][0] == 0
+    monkeypatch.setenv("TEST_TWILIO_TOKEN", secrets["TEST_TWILIO_TOKEN"])
+    sent = run(warehouse, config)
+    assert sent.status == "succeeded" and sent.ok == sent.sends > 0
+    assert len(standin.state.twilio_messages) == sent.ok
