@@ -14,14 +14,20 @@ the syncing process at a chosen request). Rows whose e-mail contains BAD_EMAIL_M
 refused with a 400 (the whole request); rows whose e-mail contains JOB_ERROR_MARK are
 accepted and then failed by the import job, as a provider does with asynchronous imports.
 
-It binds 127.0.0.1 only and checks no credentials except the webhook's signature.
+It binds 127.0.0.1 only. It checks the webhook's signature, and plays Google's OAuth
+token endpoint for FCM (`/token`): it answers a service-account token request (a JWT
+signed with the key, checked against the key's public half when the key was made by
+`service_account_key()`) with an access token, and then accepts FCM sends only with a
+token it issued and that has not expired. Other credentials are not checked.
 """
 
 from __future__ import annotations
 
+import base64
 import gc
 import itertools
 import json
+import secrets
 import os
 import re
 import signal
@@ -32,6 +38,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from activation.destinations.webhook import signature
 
@@ -97,6 +107,7 @@ class StandinState:
     whatsapp_messages: list[dict] = field(default_factory=list)
     webhook_rows: list[dict] = field(default_factory=list)
     idempotency_keys: set[str] = field(default_factory=set)
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token issued at /token -> expiry (monotonic)
     requests: Counter = field(default_factory=Counter)  # path class -> requests
     throttled: int = 0
     profile_rows_received: int = 0
@@ -116,6 +127,9 @@ class Standin:
         self.job_checks_pending = job_checks_pending
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
+        # Service accounts this stand-in made keys for: client e-mail -> public key.
+        self.service_accounts: dict[str, rsa.RSAPublicKey] = {}
+        self.token_lifetime_seconds = 3600
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -147,6 +161,18 @@ class Standin:
                 fault.count -= 1
                 return fault
         return None
+
+    def service_account_key(self, client_email: str = "cdp-demo@retail-cdp.iam.gserviceaccount.com") -> str:
+        """A fresh service-account key (JSON, as Google issues them) whose token endpoint is this stand-in."""
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.service_accounts[client_email] = private_key.public_key()
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return json.dumps({
+            "type": "service_account", "project_id": "retail-cdp", "private_key_id": secrets.token_hex(20),
+            "private_key": pem, "client_email": client_email, "client_id": "1", "token_uri": f"{self.url}/token",
+        })
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}"
@@ -261,13 +287,43 @@ class Standin:
                              "messages": [{"id": self._next_id("wamid.")}]}, None
             if path.startswith("/apps/") or path == "/notifications":
                 return self._onesignal(method, path, body)
+            if path == "/token":
+                return self._token(raw)
             if re.match(r"^/v1/projects/[^/]+/messages:send$", path):
+                if self.state.access_tokens and not self._token_accepted(headers.get("Authorization") or ""):
+                    return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "invalid or expired access token"}}, None
                 message = body["message"]
                 self._deliver("fcm", message["data"]["message_key"])
                 return 200, {"name": f"{path.rsplit('/messages', 1)[0].removeprefix('/v1/')}/messages/{self._next_id('')}"}, None
             if path == self.webhook_path:
                 return self._webhook(raw, headers)
         return 404, {"error": f"no such path {path}"}, None
+
+    def _token(self, raw: bytes):
+        """Google's OAuth 2 token endpoint for a service account's signed JWT (RFC 7523)."""
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return 400, {"error": "unsupported_grant_type"}, None
+        header_part, claims_part, signature_part = form["assertion"].split(".")
+        claims = json.loads(_unbase64(claims_part))
+        public_key = self.service_accounts.get(claims.get("iss"))
+        if public_key is not None:
+            try:
+                public_key.verify(_unbase64(signature_part), f"{header_part}.{claims_part}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            except InvalidSignature:
+                return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, None
+        elif self.service_accounts:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid grant: account not found"}, None
+        # The audience is Google's token endpoint whichever URI the request went to, as google-auth signs it.
+        if claims.get("aud") != "https://oauth2.googleapis.com/token" or "firebase.messaging" not in claims.get("scope", "") or claims.get("exp", 0) < time.time():
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: audience, scope or expiry"}, None
+        token = f"ya29.standin-{secrets.token_hex(16)}"
+        self.state.access_tokens[token] = time.monotonic() + self.token_lifetime_seconds
+        return 200, {"access_token": token, "expires_in": self.token_lifetime_seconds, "token_type": "Bearer"}, None
+
+    def _token_accepted(self, authorization: str) -> bool:
+        expiry = self.state.access_tokens.get(authorization.removeprefix("Bearer "))
+        return expiry is not None and expiry > time.monotonic()
 
     def _deliver(self, provider: str, message_key: str, idempotency_key: str | None = None) -> None:
         if idempotency_key is not None:
@@ -463,6 +519,10 @@ class _QuietServer(ThreadingHTTPServer):
         # A client that gave up waiting (a timeout under test) is expected, not news.
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
+
+
+def _unbase64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _path_class(path: str) -> str:

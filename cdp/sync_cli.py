@@ -87,12 +87,22 @@ def sync_to_standins(config: ActivationConfig | None = None, now: datetime | Non
     with Standin(webhook_secret=secret, webhook_path=webhook_paths[0] if webhook_paths else "/hook") as standin:
         pointed = replace(config, destinations={name: replace(d, base_url=standin.url) for name, d in config.destinations.items()})
         credentials = {
-            variable: secret if credential == "signing_secret" else f"demo-{credential}"
+            variable: _demo_credential(credential, standin, secret)
             for destination in config.destinations.values() for credential, variable in destination.credentials.items()
         }
         with _environment(credentials):
             reports = run_syncs(warehouse_path(), pointed, now=now, **options)
         return StandinRun(reports=reports, holdings=standin.holdings())
+
+
+def _demo_credential(name: str, standin, webhook_secret: str) -> str:
+    """A throw-away value the stand-in accepts for the credential ``name``."""
+    if name == "signing_secret":
+        return webhook_secret
+    if name == "service_account_key":
+        # A fresh key whose token endpoint is the stand-in, which then checks the tokens.
+        return standin.service_account_key()
+    return f"demo-{name}"
 
 
 def print_reports(reports: list[SyncReport], dry_run: bool, destination: str | None = None) -> None:
