@@ -3,13 +3,18 @@
     weeks (weeks start on Monday; the current, unfinished week ends at cdp__as_of), and
     how many entered the stage that week: entering at_risk or lapsed is churn, entering
     won_back is a win-back. The stage is cdp_lifecycle_stage at the week's end, the same
-    definition as dim_persons.lifecycle_stage. Persons who have never bought (prospects)
-    are not counted: the warehouse does not know when a prospect first appeared.
+    definition as dim_persons.lifecycle_stage. A person is a prospect from when one of
+    their identifiers was first seen until their first purchase; entering prospect is
+    being acquired.
 #}
 
 with purchases as (
     select * from {{ ref('fct_purchases') }}
     where person_id is not null and not is_fully_returned
+),
+
+identifiers as (
+    select * from {{ ref('bdg_person_identifiers') }}
 ),
 
 report_weeks as (
@@ -28,6 +33,22 @@ purchase_periods as (
     from purchases
 ),
 
+first_purchases as (
+    select person_id, min(purchased_at) as first_purchase_at
+    from purchases
+    group by person_id
+),
+
+prospect_periods as (
+    select
+        identifiers.person_id,
+        min(identifiers.first_seen_at) as first_seen_at,
+        min(first_purchases.first_purchase_at) as first_purchase_at
+    from identifiers
+    left join first_purchases on first_purchases.person_id = identifiers.person_id
+    group by identifiers.person_id
+),
+
 stages as (
     select
         report_weeks.week_start,
@@ -38,6 +59,17 @@ stages as (
     inner join purchase_periods
         on purchase_periods.last_purchase_at <= report_weeks.measured_at
         and (purchase_periods.next_purchase_at is null or purchase_periods.next_purchase_at > report_weeks.measured_at)
+
+    union all
+
+    select
+        report_weeks.week_start,
+        prospect_periods.person_id,
+        'prospect' as lifecycle_stage
+    from report_weeks
+    inner join prospect_periods
+        on prospect_periods.first_seen_at <= report_weeks.measured_at
+        and (prospect_periods.first_purchase_at is null or prospect_periods.first_purchase_at > report_weeks.measured_at)
 ),
 
 with_previous as (
