@@ -2,12 +2,14 @@
     Run at the start of every dbt invocation: every raw source table that does not exist
     yet is created empty, with the contract's columns as text. A retailer who has no
     survey tool, say, simply has no survey_responses, and everything downstream sees an
-    empty table instead of failing.
+    empty table instead of failing. A table whose meta names `cdp_created_by` has an
+    owner that creates it with its real types (activation's migrations, which `cdp build`
+    and `cdp migrate` run): no placeholder is made for it.
 #}
 {% macro cdp_create_missing_sources() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set statements = [] -%}
-    {%- for source in graph.sources.values() if source.package_name == project_name -%}
+    {%- for source in graph.sources.values() if source.package_name == project_name and not source.meta.get('cdp_created_by') -%}
         {%- set existing = adapter.get_relation(database=source.database, schema=source.schema, identifier=source.identifier) -%}
         {%- if existing is none -%}
             {%- set columns = [] -%}
