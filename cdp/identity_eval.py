@@ -30,9 +30,25 @@ class PairwiseQuality:
     def recall(self) -> float:
         return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
 
-    def __str__(self) -> str:
-        return f"precision {self.precision:.4f}, recall {self.recall:.4f} over {self.rows:,} rows"
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
 
+    def __str__(self) -> str:
+        return f"precision {self.precision:.4f}, recall {self.recall:.4f}, F1 {self.f1:.4f} over {self.rows:,} rows"
+
+
+# The pair counts of a `labelled` CTE (person_ref: the true person; predicted: the
+# build's): rows, true pairs, predicted pairs and pairs both agree on.
+PAIR_COUNTS = """cells as (select person_ref, predicted, count(*) as n from labelled group by all),
+            truths as (select person_ref, sum(n) as n from cells group by all),
+            predictions as (select predicted, sum(n) as n from cells group by all)
+            select
+                (select sum(n) from cells),
+                (select sum(n * (n - 1) / 2) from truths),
+                (select sum(n * (n - 1) / 2) from predictions),
+                (select sum(n * (n - 1) / 2) from cells)"""
 
 # `partition` picks the predicted cluster column of a row: person_id (exact and
 # probabilistic links), or the exact cluster alone.
@@ -72,19 +88,36 @@ def pairwise_quality(
                 select t.person_ref,
                        coalesce({predicted}, 'row:' || t.source_table || ':' || t.source_key) as predicted
                 from rows_in_scope as t
-                left join decided as persons on persons.source_table = t.source_table and persons.source_key = t.source_key
+                left join decided as persons on persons.source_table = t.source_table
+                    and persons.source_key = t.source_key
                 left join intermediate.int_identity_exact_clusters as exact on exact.node_key = persons.node_key
             ),
-            cells as (select person_ref, predicted, count(*) as n from labelled group by all),
-            truths as (select person_ref, sum(n) as n from cells group by all),
-            predictions as (select predicted, sum(n) as n from cells group by all)
-            select
-                (select sum(n) from cells),
-                (select sum(n * (n - 1) / 2) from truths),
-                (select sum(n * (n - 1) / 2) from predictions),
-                (select sum(n * (n - 1) / 2) from cells)
+            {PAIR_COUNTS}
             """,
             [truth_case] if truth_case else [],
+        ).fetchone()
+    rows, true_pairs, predicted_pairs, correct = (int(value or 0) for value in row)
+    return PairwiseQuality(rows, true_pairs, predicted_pairs, correct)
+
+
+def crm_record_quality(warehouse: Path, truth: dict[str, str]) -> PairwiseQuality:
+    """Pairwise quality of person_id over CRM records alone, against `truth` (crm_customer_id -> true person).
+
+    Records the build did not give a person (quarantined) count as persons of their own.
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        conn.execute("create temp table truth (crm_customer_id varchar, person_ref varchar)")
+        conn.executemany("insert into truth values (?, ?)", list(truth.items()))
+        row = conn.execute(
+            f"""
+            with labelled as (
+                select truth.person_ref, coalesce(persons.person_id, 'record:' || truth.crm_customer_id) as predicted
+                from truth
+                left join marts.bdg_person_identifiers as persons
+                    on persons.identifier_type = 'crm_customer_id' and persons.identifier_value = truth.crm_customer_id
+            ),
+            {PAIR_COUNTS}
+            """
         ).fetchone()
     rows, true_pairs, predicted_pairs, correct = (int(value or 0) for value in row)
     return PairwiseQuality(rows, true_pairs, predicted_pairs, correct)

@@ -52,11 +52,11 @@
 
 {% macro cdp_capped_merge_step_sql(links, members, step, limits) -%}
     with step_links as (
-        select a.set_key as set_a, b.set_key as set_b
-        from {{ links }} as l
-        inner join {{ members }} as a on l.node_key_a = a.node_key
-        inner join {{ members }} as b on l.node_key_b = b.node_key
-        where l.link_order = {{ step }} and a.set_key <> b.set_key
+        select members_a.set_key as set_a, members_b.set_key as set_b
+        from {{ links }} as links
+        inner join {{ members }} as members_a on links.node_key_a = members_a.node_key
+        inner join {{ members }} as members_b on links.node_key_b = members_b.node_key
+        where links.link_order = {{ step }} and members_a.set_key <> members_b.set_key
     ),
 
     set_sizes as (
@@ -67,31 +67,31 @@
     ),
 
     too_big as (
-        select s.set_a, s.set_b
-        from step_links as s
-        inner join set_sizes as z on z.set_key = s.set_a or z.set_key = s.set_b
-        group by s.set_a, s.set_b, z.node_type
-        having sum(z.node_count) > max({{ cdp_limit_of('z.node_type', limits) }})
+        select step_links.set_a, step_links.set_b
+        from step_links
+        inner join set_sizes on set_sizes.set_key = step_links.set_a or set_sizes.set_key = step_links.set_b
+        group by step_links.set_a, step_links.set_b, set_sizes.node_type
+        having sum(set_sizes.node_count) > max({{ cdp_limit_of('set_sizes.node_type', limits) }})
     ),
 
     merges as (
-        select s.set_a, s.set_b
-        from step_links as s
-        left join too_big as t on s.set_a = t.set_a and s.set_b = t.set_b
-        where t.set_a is null
+        select step_links.set_a, step_links.set_b
+        from step_links
+        left join too_big on step_links.set_a = too_big.set_a and step_links.set_b = too_big.set_b
+        where too_big.set_a is null
     )
 
     select
-        m.node_key,
-        m.node_type,
-        m.group_key,
+        members.node_key,
+        members.node_type,
+        members.group_key,
         case
-            when g.set_a is null then m.set_key
-            when g.set_a < g.set_b then g.set_a
-            else g.set_b
+            when merges.set_a is null then members.set_key
+            when merges.set_a < merges.set_b then merges.set_a
+            else merges.set_b
         end as set_key
-    from {{ members }} as m
-    left join merges as g on m.set_key = g.set_a or m.set_key = g.set_b
+    from {{ members }} as members
+    left join merges on members.set_key = merges.set_a or members.set_key = merges.set_b
 {%- endmacro %}
 
 {#- The limit for a node type as a SQL expression (null: unlimited). -#}

@@ -129,11 +129,11 @@
     ),
 
     encoded as (
-        select a.node_id as id_a, b.node_id as id_b
-        from edge_list as e
-        inner join {{ nodes }} as a on e.node_key_a = a.node_key
-        inner join {{ nodes }} as b on e.node_key_b = b.node_key
-        where a.node_id <> b.node_id
+        select node_a.node_id as id_a, node_b.node_id as id_b
+        from edge_list
+        inner join {{ nodes }} as node_a on edge_list.node_key_a = node_a.node_key
+        inner join {{ nodes }} as node_b on edge_list.node_key_b = node_b.node_key
+        where node_a.node_id <> node_b.node_id
     )
 
     select distinct
@@ -155,11 +155,11 @@
 {#- Both directions of every link between two nodes of the core (two or more neighbours each). -#}
 {% macro cdp_cc_core_edges_sql(links, degrees) -%}
     with core_links as (
-        select l.id_a, l.id_b
-        from {{ links }} as l
-        inner join {{ degrees }} as a on l.id_a = a.node_id
-        inner join {{ degrees }} as b on l.id_b = b.node_id
-        where a.degree > 1 and b.degree > 1
+        select links.id_a, links.id_b
+        from {{ links }} as links
+        inner join {{ degrees }} as degrees_a on links.id_a = degrees_a.node_id
+        inner join {{ degrees }} as degrees_b on links.id_b = degrees_b.node_id
+        where degrees_a.degree > 1 and degrees_b.degree > 1
     )
 
     select id_a as node_id, id_b as neighbour_id from core_links
@@ -169,15 +169,15 @@
 
 {#- Each pendant node (one neighbour) with that neighbour, its anchor. -#}
 {% macro cdp_cc_pendants_sql(links, degrees) -%}
-    select l.id_a as node_id, l.id_b as anchor_id
-    from {{ links }} as l
-    inner join {{ degrees }} as d on l.id_a = d.node_id
-    where d.degree = 1
+    select links.id_a as node_id, links.id_b as anchor_id
+    from {{ links }} as links
+    inner join {{ degrees }} as degrees_a on links.id_a = degrees_a.node_id
+    where degrees_a.degree = 1
     union all
-    select l.id_b as node_id, l.id_a as anchor_id
-    from {{ links }} as l
-    inner join {{ degrees }} as d on l.id_b = d.node_id
-    where d.degree = 1
+    select links.id_b as node_id, links.id_a as anchor_id
+    from {{ links }} as links
+    inner join {{ degrees }} as degrees_b on links.id_b = degrees_b.node_id
+    where degrees_b.degree = 1
 {%- endmacro %}
 
 {#- Round 1: every parent is the node itself, so hooking onto the smallest grandparent is hooking onto the smallest neighbour. -#}
@@ -189,13 +189,13 @@
     )
 
     select
-        d.node_id,
-        {{ cdp_cc_smaller('d.node_id', 's.neighbour_id') }} as parent_id,
-        case when s.neighbour_id < d.node_id then 1 else 0 end as is_changed,
+        degrees.node_id,
+        {{ cdp_cc_smaller('degrees.node_id', 'smallest_neighbours.neighbour_id') }} as parent_id,
+        case when smallest_neighbours.neighbour_id < degrees.node_id then 1 else 0 end as is_changed,
         0 as is_final
-    from {{ degrees }} as d
-    left join smallest_neighbours as s on d.node_id = s.node_id
-    where d.degree > 1
+    from {{ degrees }} as degrees
+    left join smallest_neighbours on degrees.node_id = smallest_neighbours.node_id
+    where degrees.degree > 1
 {%- endmacro %}
 
 {#-
@@ -205,46 +205,55 @@
 -#}
 {% macro cdp_cc_round_sql(edges, parents) -%}
     with grandparents as (
-        select n.node_id, n.parent_id, p.parent_id as grandparent_id
-        from {{ parents }} as n
-        inner join {{ parents }} as p on n.parent_id = p.node_id
+        select nodes.node_id, nodes.parent_id, parents.parent_id as grandparent_id
+        from {{ parents }} as nodes
+        inner join {{ parents }} as parents on nodes.parent_id = parents.node_id
     ),
 
     neighbourhoods as (
         select
-            e.node_id,
-            min(g.grandparent_id) as smallest_grandparent_id,
-            min(g.parent_id) as smallest_parent_id,
-            max(g.parent_id) as largest_parent_id
-        from {{ edges }} as e
-        inner join grandparents as g on e.neighbour_id = g.node_id
-        group by e.node_id
+            edges.node_id,
+            min(grandparents.grandparent_id) as smallest_grandparent_id,
+            min(grandparents.parent_id) as smallest_parent_id,
+            max(grandparents.parent_id) as largest_parent_id
+        from {{ edges }} as edges
+        inner join grandparents on edges.neighbour_id = grandparents.node_id
+        group by edges.node_id
     ),
 
     -- the node's parent (its whole tree) hooks where the node would
     hooks as (
-        select g.parent_id as node_id, min(h.smallest_grandparent_id) as hook_id
-        from grandparents as g
-        inner join neighbourhoods as h on g.node_id = h.node_id
-        group by g.parent_id
+        select grandparents.parent_id as node_id, min(neighbourhoods.smallest_grandparent_id) as hook_id
+        from grandparents
+        inner join neighbourhoods on grandparents.node_id = neighbourhoods.node_id
+        group by grandparents.parent_id
     ),
 
     steps as (
         select
-            g.node_id,
-            g.parent_id,
-            g.grandparent_id,
-            {{ cdp_cc_smaller(cdp_cc_smaller('g.grandparent_id', 'h.smallest_grandparent_id'), 'k.hook_id') }} as next_parent_id,
+            grandparents.node_id,
+            grandparents.parent_id,
+            grandparents.grandparent_id,
+            {{ cdp_cc_smaller(
+                cdp_cc_smaller('grandparents.grandparent_id', 'neighbourhoods.smallest_grandparent_id'),
+                'hooks.hook_id'
+            ) }} as next_parent_id,
             -- points at a root, and so do all its neighbours
             case
-                when g.parent_id = g.grandparent_id
-                    and (h.node_id is null or (h.smallest_parent_id = g.parent_id and h.largest_parent_id = g.parent_id))
+                when grandparents.parent_id = grandparents.grandparent_id
+                    and (
+                        neighbourhoods.node_id is null
+                        or (
+                            neighbourhoods.smallest_parent_id = grandparents.parent_id
+                            and neighbourhoods.largest_parent_id = grandparents.parent_id
+                        )
+                    )
                     then 1
                 else 0
             end as is_star_member
-        from grandparents as g
-        left join neighbourhoods as h on g.node_id = h.node_id
-        left join hooks as k on g.node_id = k.node_id
+        from grandparents
+        left join neighbourhoods on grandparents.node_id = neighbourhoods.node_id
+        left join hooks on grandparents.node_id = hooks.node_id
     )
 
     select
@@ -269,13 +278,17 @@
 
     labels as (
         select
-            n.node_id,
-            n.node_key,
-            coalesce(c.label_id, a.label_id, {{ cdp_cc_smaller('n.node_id', 'p.anchor_id') }}) as label_id
-        from {{ nodes }} as n
-        left join core_labels as c on n.node_id = c.node_id
-        left join {{ pendants }} as p on n.node_id = p.node_id
-        left join core_labels as a on p.anchor_id = a.node_id
+            nodes.node_id,
+            nodes.node_key,
+            coalesce(
+                own_labels.label_id,
+                anchor_labels.label_id,
+                {{ cdp_cc_smaller('nodes.node_id', 'pendants.anchor_id') }}
+            ) as label_id
+        from {{ nodes }} as nodes
+        left join core_labels as own_labels on nodes.node_id = own_labels.node_id
+        left join {{ pendants }} as pendants on nodes.node_id = pendants.node_id
+        left join core_labels as anchor_labels on pendants.anchor_id = anchor_labels.node_id
     ),
 
     firsts as (
@@ -284,10 +297,10 @@
         group by label_id
     )
 
-    select l.node_key, r.node_key as component_key
-    from labels as l
-    inner join firsts as f on l.label_id = f.label_id
-    inner join {{ nodes }} as r on f.first_id = r.node_id
+    select labels.node_key, first_nodes.node_key as component_key
+    from labels
+    inner join firsts on labels.label_id = firsts.label_id
+    inner join {{ nodes }} as first_nodes on firsts.first_id = first_nodes.node_id
 {%- endmacro %}
 
 {#-

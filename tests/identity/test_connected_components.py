@@ -24,7 +24,9 @@ def run_components(warehouse, edges_table, max_rounds=None):
     env = {**os.environ, "CDP_WAREHOUSE": str(warehouse)}
     return subprocess.run(
         dbt_command(["run-operation", "cdp_connected_components_of", "--args", json.dumps(args)]),
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -47,13 +49,23 @@ def graphs(tmp_path):
         a = rng.integers(0, 3000, 6000)
         b = rng.integers(0, 3000, 6000)
         conn.execute("create table g.random as select * from (values ('x', 'y')) t(node_key_a, node_key_b) where false")
-        conn.executemany("insert into g.random values (?, ?)", [[f"p:{x}", f"p:{y // 3 * 3}"] for x, y in zip(a[:3000], b[:3000])])
+        conn.executemany(
+            "insert into g.random values (?, ?)",
+            [[f"p:{x}", f"p:{y // 3 * 3}"] for x, y in zip(a[:3000], b[:3000], strict=True)],
+        )
         conn.executemany("insert into g.random values (?, ?)", [[f"hub:{i % 4}", f"q:{i}"] for i in range(2000)])
         # shapes the pendant pruning treats apart: a node linked only to itself, two
         # pendants linked to each other, a star whose centre has only pendants, a repeated edge
         conn.executemany(
             "insert into g.random values (?, ?)",
-            [["solo:1", "solo:1"], ["pair:1", "pair:2"], ["pair:2", "pair:1"], ["star:0", "star:1"], ["star:2", "star:0"], ["star:0", "star:3"]],
+            [
+                ["solo:1", "solo:1"],
+                ["pair:1", "pair:2"],
+                ["pair:2", "pair:1"],
+                ["star:0", "star:1"],
+                ["star:2", "star:0"],
+                ["star:0", "star:3"],
+            ],
         )
     return warehouse
 
@@ -65,7 +77,10 @@ def test_chain_of_ten_thousand_increasing_ids_needs_few_rounds(graphs):
     print(f"\nchain of 10,000 increasing ids: {rounds} rounds")
     assert rounds <= 40
     with duckdb.connect(str(graphs), read_only=True) as conn:
-        assert conn.execute("select count(*), count(distinct component_key) from g.chain_components").fetchone() == (10000, 1)
+        assert conn.execute("select count(*), count(distinct component_key) from g.chain_components").fetchone() == (
+            10000,
+            1,
+        )
 
 
 def test_partition_equals_scipy_on_a_graph_with_junk_hubs(graphs):
@@ -78,7 +93,9 @@ def test_partition_equals_scipy_on_a_graph_with_junk_hubs(graphs):
     index = {k: i for i, k in enumerate(keys)}
     rows = [index[a] for a, _ in edges]
     cols = [index[b] for _, b in edges]
-    _, labels = connected_components(sp.coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(len(keys),) * 2), directed=False)
+    _, labels = connected_components(
+        sp.coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(len(keys),) * 2), directed=False
+    )
     assert set(ours) == set(keys)
     pairs = {(ours[k], labels[index[k]]) for k in keys}
     assert len(pairs) == len(set(ours.values())) == len(set(labels))

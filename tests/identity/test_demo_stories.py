@@ -23,7 +23,11 @@ def person_of(warehouse, identifier_type, value):
 
 def identifiers_of(warehouse, person_id):
     return set(
-        query(warehouse, "select identifier_type, identifier_value from marts.bdg_person_identifiers where person_id = ?", [person_id])
+        query(
+            warehouse,
+            "select identifier_type, identifier_value from marts.bdg_person_identifiers where person_id = ?",
+            [person_id],
+        )
     )
 
 
@@ -59,10 +63,13 @@ def test_patel_family_tablet_does_not_merge_two_people(demo_warehouse):
 def test_store_phone_is_quarantined_and_six_cards_stay_six_people(demo_warehouse):
     cards = [f"L200{n}" for n in range(1, 7)]
     assert len({person_of(demo_warehouse, "loyalty_card_id", card) for card in cards}) == 6
-    assert query(demo_warehouse, "select count(*) from marts.bdg_person_identifiers where identifier_value = '+442079460000'") == [(0,)]
+    assert query(
+        demo_warehouse, "select count(*) from marts.bdg_person_identifiers where identifier_value = '+442079460000'"
+    ) == [(0,)]
     reasons = query(
         demo_warehouse,
-        "select distinct reason, action from marts.fct_quarantined_rows where source_table = 'pos_transactions' and column_name = 'phone'",
+        "select distinct reason, action from marts.fct_quarantined_rows"
+        " where source_table = 'pos_transactions' and column_name = 'phone'",
     )
     assert reasons == [("abnormal_degree", "identifier_excluded")]
 
@@ -72,7 +79,8 @@ def test_junk_emails_merge_no_strangers(demo_warehouse):
     assert len({person_of(demo_warehouse, "anonymous_id", guest) for guest in guests}) == 4
     junk = query(
         demo_warehouse,
-        "select count(distinct source_key) from marts.fct_quarantined_rows where source_table = 'orders' and reason = 'junk_identifier'",
+        "select count(distinct source_key) from marts.fct_quarantined_rows"
+        " where source_table = 'orders' and reason = 'junk_identifier'",
     )
     assert junk == [(4,)]
 
@@ -82,18 +90,23 @@ def test_grace_duplicate_crm_record_is_joined_by_a_probabilistic_match(demo_ware
     assert person_of(demo_warehouse, "crm_customer_id", "C1121") == grace
     assert person_of(demo_warehouse, "loyalty_card_id", "L1021") == grace
     assert query(
-        demo_warehouse, "select is_exact_links_only from intermediate.int_persons_golden_records where person_id = ?", [grace]
+        demo_warehouse,
+        "select is_exact_links_only from intermediate.int_persons_golden_records where person_id = ?",
+        [grace],
     ) == [(False,)]
     tom = person_of(demo_warehouse, "crm_customer_id", "C1002")
     assert query(
-        demo_warehouse, "select is_exact_links_only from intermediate.int_persons_golden_records where person_id = ?", [tom]
+        demo_warehouse,
+        "select is_exact_links_only from intermediate.int_persons_golden_records where person_id = ?",
+        [tom],
     ) == [(True,)]
 
 
 def test_store_shopper_known_by_payment_card_is_one_person(demo_warehouse):
     receipts = query(
         demo_warehouse,
-        "select distinct person_id from intermediate.int_identity_source_row_persons where source_key in ('R-7090', 'R-7091')",
+        "select distinct person_id from intermediate.int_identity_source_row_persons"
+        " where source_key in ('R-7090', 'R-7091')",
     )
     assert len(receipts) == 1
 
@@ -102,7 +115,8 @@ def test_golden_record_takes_most_trusted_then_most_recent_value(demo_warehouse)
     tom = person_of(demo_warehouse, "crm_customer_id", "C1002")
     row = query(
         demo_warehouse,
-        "select email, phone, first_name, last_name, postal_code from intermediate.int_persons_golden_records where person_id = ?",
+        "select email, phone, first_name, last_name, postal_code"
+        " from intermediate.int_persons_golden_records where person_id = ?",
         [tom],
     )
     assert row == [("tom.baker@example.com", "+442079460101", "Tom", "Baker", "E8 3QH")]

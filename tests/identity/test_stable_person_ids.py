@@ -51,11 +51,24 @@ def test_ids_survive_rebuilds_merges_splits_and_full_refresh(demo_copy, tmp_path
     assert george != shopper and first[("loyalty_card_id", "L1027")] == zoe
     edit_csv(
         demo_copy / "pos_transactions.csv",
-        lambda rows: rows + [{**rows[0], "receipt_id": "R-9999", "loyalty_card_id": "L1006", "payment_fingerprint": "pf-3090", "transacted_at": "2026-11-15T10:00:00Z"}],
+        lambda rows: (
+            [
+                *rows,
+                {
+                    **rows[0],
+                    "receipt_id": "R-9999",
+                    "loyalty_card_id": "L1006",
+                    "payment_fingerprint": "pf-3090",
+                    "transacted_at": "2026-11-15T10:00:00Z",
+                },
+            ]
+        ),
     )
     edit_csv(
         demo_copy / "loyalty_members.csv",
-        lambda rows: [{**row, "customer_id": "", "email": ""} if row["loyalty_card_id"] == "L1027" else row for row in rows],
+        lambda rows: [
+            {**row, "customer_id": "", "email": ""} if row["loyalty_card_id"] == "L1027" else row for row in rows
+        ],
     )
     build_into(warehouse, demo_copy, "2026-11-21T09:00:00Z")
     second = persons(warehouse)
@@ -64,8 +77,9 @@ def test_ids_survive_rebuilds_merges_splits_and_full_refresh(demo_copy, tmp_path
     assert second[("payment_fingerprint", "pf-3090")] == george == second[("loyalty_card_id", "L1006")]
     merges = query(
         warehouse,
-        """select loser_person_id, winner_person_id, merged_at, link_kind, link_identifier_type_a, link_identifier_value_a,
-                  link_identifier_type_b, link_identifier_value_b from marts.fct_person_merges""",
+        """select loser_person_id, winner_person_id, merged_at, link_kind,
+                  link_identifier_type_a, link_identifier_value_a, link_identifier_type_b, link_identifier_value_b
+           from marts.fct_person_merges""",
     )
     assert merges == [
         (shopper, george, merges[0][2], "exact", "loyalty_card_id", "L1006", "payment_fingerprint", "pf-3090")
@@ -76,7 +90,10 @@ def test_ids_survive_rebuilds_merges_splits_and_full_refresh(demo_copy, tmp_path
     assert second[("crm_customer_id", "C1027")] == zoe
     assert second[("loyalty_card_id", "L1027")] not in (zoe, george, shopper)
     assert second[("payment_fingerprint", "pf-3027")] == second[("loyalty_card_id", "L1027")]
-    splits = query(warehouse, "select distinct previous_person_id from intermediate.int_identity_person_assignments where change = 'split'")
+    splits = query(
+        warehouse,
+        "select distinct previous_person_id from intermediate.int_identity_person_assignments where change = 'split'",
+    )
     assert splits == [(zoe,)]
 
     # everyone the changes did not touch keeps their id
@@ -85,6 +102,9 @@ def test_ids_survive_rebuilds_merges_splits_and_full_refresh(demo_copy, tmp_path
 
     # 3. --full-refresh does not wipe identity state
     with warehouse_at(warehouse):
-        run_dbt(["build", "--full-refresh", "--select", "int_identity_person_assignments+"], dbt_vars={"cdp__as_of": "2026-11-21 09:00:00"})
+        run_dbt(
+            ["build", "--full-refresh", "--select", "int_identity_person_assignments+"],
+            dbt_vars={"cdp__as_of": "2026-11-21 09:00:00"},
+        )
     assert persons(warehouse) == second
     assert len(query(warehouse, "select * from marts.fct_person_merges")) == 1

@@ -1,4 +1,6 @@
 {{ config(materialized='cdp_connected_components') }}
 {#- Connected components of every admitted link, before limits are applied. -#}
-select node_key_a, node_key_b
+select
+    node_key_a,
+    node_key_b
 from {{ ref('int_identity_links') }}

@@ -17,10 +17,13 @@ links as (
 ),
 
 component_types as (
-    select c.component_key, i.identifier_type, count(*) as identifier_count
-    from components as c
-    inner join identifiers as i on c.node_key = i.node_key
-    group by c.component_key, i.identifier_type
+    select
+        components.component_key,
+        identifiers.identifier_type,
+        count(*) as identifier_count
+    from components
+    inner join identifiers on components.node_key = identifiers.node_key
+    group by components.component_key, identifiers.identifier_type
 ),
 
 over_limit as (
@@ -30,12 +33,12 @@ over_limit as (
 )
 
 select
-    c.component_key as group_key,
-    row_number() over (partition by c.component_key order by l.link_rank) as link_order,
-    l.node_key_a,
-    l.identifier_type_a as node_type_a,
-    l.node_key_b,
-    l.identifier_type_b as node_type_b
-from links as l
-inner join components as c on l.node_key_a = c.node_key
-inner join over_limit as o on c.component_key = o.component_key
+    components.component_key as group_key,
+    row_number() over (partition by components.component_key order by links.link_rank) as link_order,
+    links.node_key_a,
+    links.identifier_type_a as node_type_a,
+    links.node_key_b,
+    links.identifier_type_b as node_type_b
+from links
+inner join components on links.node_key_a = components.node_key
+inner join over_limit on components.component_key = over_limit.component_key

@@ -13,10 +13,10 @@ conflict_sets as (
 )
 
 select
-    i.node_key,
-    i.identifier_type,
-    i.identifier_value,
-    coalesce(s.set_key, c.component_key, i.node_key) as exact_cluster_key
-from identifiers as i
-left join components as c on i.node_key = c.node_key
-left join conflict_sets as s on i.node_key = s.node_key
+    identifiers.node_key,
+    identifiers.identifier_type,
+    identifiers.identifier_value,
+    coalesce(conflict_sets.set_key, components.component_key, identifiers.node_key) as exact_cluster_key
+from identifiers
+left join components on identifiers.node_key = components.node_key
+left join conflict_sets on identifiers.node_key = conflict_sets.node_key

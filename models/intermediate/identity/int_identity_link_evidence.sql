@@ -9,24 +9,24 @@ rules as (
 
 pairs as (
     select
-        a.node_key as node_key_a,
-        a.identifier_type as identifier_type_a,
-        a.identifier_value as identifier_value_a,
-        b.node_key as node_key_b,
-        b.identifier_type as identifier_type_b,
-        b.identifier_value as identifier_value_b,
-        r.link_priority,
-        a.source_model,
-        a.source_key,
-        a.source_trust,
-        a.observed_at
-    from observations as a
-    inner join observations as b
-        on a.source_model = b.source_model
-        and a.source_key = b.source_key
-    inner join rules as r
-        on a.identifier_type = r.identifier_type_a
-        and b.identifier_type = r.identifier_type_b
+        observations_a.node_key as node_key_a,
+        observations_a.identifier_type as identifier_type_a,
+        observations_a.identifier_value as identifier_value_a,
+        observations_b.node_key as node_key_b,
+        observations_b.identifier_type as identifier_type_b,
+        observations_b.identifier_value as identifier_value_b,
+        rules.link_priority,
+        observations_a.source_model,
+        observations_a.source_key,
+        observations_a.source_trust,
+        observations_a.observed_at
+    from observations as observations_a
+    inner join observations as observations_b
+        on observations_a.source_model = observations_b.source_model
+        and observations_a.source_key = observations_b.source_key
+    inner join rules
+        on observations_a.identifier_type = rules.identifier_type_a
+        and observations_b.identifier_type = rules.identifier_type_b
 )
 
 select

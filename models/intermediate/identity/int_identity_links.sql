@@ -1,4 +1,7 @@
-{#- One row per linked pair of admitted identifiers, ranked: the rank decides which link loses when a limit would break. -#}
+{#-
+    One row per linked pair of admitted identifiers, ranked: the rank decides which link
+    loses when a limit would break.
+-#}
 with evidence as (
     select * from {{ ref('int_identity_link_evidence') }}
 ),
@@ -22,14 +25,17 @@ links as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at
     from evidence
-    group by link_id, node_key_a, identifier_type_a, identifier_value_a, node_key_b, identifier_type_b, identifier_value_b
+    group by
+        link_id, node_key_a, identifier_type_a, identifier_value_a, node_key_b, identifier_type_b, identifier_value_b
 )
 
 select
-    l.*,
+    links.*,
     row_number() over (
-        order by l.link_priority, l.source_trust desc, l.first_seen_at, l.link_id
+        order by links.link_priority asc, links.source_trust desc, links.first_seen_at asc, links.link_id asc
     ) as link_rank
-from links as l
-inner join identifiers as a on l.node_key_a = a.node_key and a.exclusion_reason is null
-inner join identifiers as b on l.node_key_b = b.node_key and b.exclusion_reason is null
+from links
+inner join identifiers as identifiers_a
+    on links.node_key_a = identifiers_a.node_key and identifiers_a.exclusion_reason is null
+inner join identifiers as identifiers_b
+    on links.node_key_b = identifiers_b.node_key and identifiers_b.exclusion_reason is null

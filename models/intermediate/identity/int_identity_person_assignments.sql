@@ -15,51 +15,62 @@
         so a first build of the same input always issues the same ids.
 -#}
 with clusters as (
-    select c.*, i.first_seen_at
-    from {{ ref('int_identity_clusters') }} as c
-    inner join {{ ref('int_identity_identifiers') }} as i on c.node_key = i.node_key
+    select
+        int_identity_clusters.*,
+        int_identity_identifiers.first_seen_at
+    from {{ ref('int_identity_clusters') }} as int_identity_clusters
+    inner join {{ ref('int_identity_identifiers') }} as int_identity_identifiers
+        on int_identity_clusters.node_key = int_identity_identifiers.node_key
 ),
 
 exact_links as (
-    select node_key_a, node_key_b, link_rank, 'exact' as link_kind, cast(null as {{ dbt.type_float() }}) as match_probability
+    select
+        node_key_a,
+        node_key_b,
+        link_rank,
+        'exact' as link_kind,
+        cast(null as {{ dbt.type_float() }}) as match_probability
     from {{ ref('int_identity_link_outcomes') }}
     where is_accepted
 ),
 
 probabilistic_links as (
-    select node_key_a, node_key_b, 0 as link_rank, 'probabilistic' as link_kind, match_probability
+    select
+        node_key_a,
+        node_key_b,
+        0 as link_rank,
+        'probabilistic' as link_kind,
+        match_probability
     from {{ ref('int_identity_probabilistic_links') }}
     where is_accepted
 ),
 
-{% if is_incremental() %}
 history as (
-    select * from {{ this }}
+    {{ cdp_incremental_history({
+        'run_number': dbt.type_bigint(),
+        'node_key': dbt.type_string(),
+        'person_id': dbt.type_string(),
+        'previous_person_id': dbt.type_string(),
+        'change': dbt.type_string(),
+        'person_born_run': dbt.type_bigint(),
+        'person_first_seen_at': dbt.type_timestamp()
+    }) }}
 ),
-{% else %}
-history as (
-    select
-        cast(null as {{ dbt.type_bigint() }}) as run_number,
-        cast(null as {{ dbt.type_string() }}) as node_key,
-        cast(null as {{ dbt.type_string() }}) as person_id,
-        cast(null as {{ dbt.type_string() }}) as previous_person_id,
-        cast(null as {{ dbt.type_string() }}) as change,
-        cast(null as {{ dbt.type_bigint() }}) as person_born_run,
-        cast(null as {{ dbt.type_timestamp() }}) as person_first_seen_at
-    where 1 = 0
-),
-{% endif %}
 
 this_run as (
     select coalesce(max(run_number), 0) + 1 as run_number from history
 ),
 
 retired as (
-    select distinct previous_person_id as person_id from history where change = 'merged'
+    select distinct previous_person_id as person_id from history
+    where change = 'merged'
 ),
 
 persons_before as (
-    select person_id, min(person_born_run) as person_born_run, min(person_first_seen_at) as person_first_seen_at
+    select
+        person_id,
+        min(person_born_run) as person_born_run,
+        min(person_first_seen_at) as person_first_seen_at
     from history
     group by person_id
 ),
@@ -70,25 +81,36 @@ latest as (
 
 -- an identifier whose last person was merged away claims nothing: that id is retired
 current_claims as (
-    select c.node_key, c.cluster_key, case when r.person_id is null then l.person_id end as previous_person_id
-    from clusters as c
-    left join latest as l on c.node_key = l.node_key
-    left join retired as r on l.person_id = r.person_id
+    select
+        clusters.node_key,
+        clusters.cluster_key,
+        case when retired.person_id is null then latest.person_id end as previous_person_id
+    from clusters
+    left join latest on clusters.node_key = latest.node_key
+    left join retired on latest.person_id = retired.person_id
 ),
 
 claim_sizes as (
-    select previous_person_id, cluster_key, count(*) as identifier_count, min(node_key) as smallest_node_key
+    select
+        previous_person_id,
+        cluster_key,
+        count(*) as identifier_count,
+        min(node_key) as smallest_node_key
     from current_claims
     where previous_person_id is not null
     group by previous_person_id, cluster_key
 ),
 
 kept as (
-    select previous_person_id as person_id, cluster_key
+    select
+        previous_person_id as person_id,
+        cluster_key
     from (
         select
             *,
-            row_number() over (partition by previous_person_id order by identifier_count desc, smallest_node_key) as keeper_rank
+            row_number()
+                over (partition by previous_person_id order by identifier_count desc, smallest_node_key asc)
+                as keeper_rank
         from claim_sizes
     ) as ranked
     where keeper_rank = 1
@@ -96,15 +118,16 @@ kept as (
 
 kept_ranked as (
     select
-        k.person_id,
-        k.cluster_key,
-        p.person_born_run,
-        p.person_first_seen_at,
+        kept.person_id,
+        kept.cluster_key,
+        persons_before.person_born_run,
+        persons_before.person_first_seen_at,
         row_number() over (
-            partition by k.cluster_key order by p.person_born_run, p.person_first_seen_at, k.person_id
+            partition by kept.cluster_key
+            order by persons_before.person_born_run, persons_before.person_first_seen_at, kept.person_id
         ) as age_rank
-    from kept as k
-    inner join persons_before as p on k.person_id = p.person_id
+    from kept
+    inner join persons_before on kept.person_id = persons_before.person_id
 ),
 
 cluster_facts as (
@@ -118,100 +141,133 @@ cluster_facts as (
 
 new_ids as (
     select
-        f.cluster_key,
-        f.first_seen_at,
-        'p_' || substr({{ dbt.hash('f.smallest_node_key') }}, 1, 20) as fresh_id,
-        'p_' || substr({{ dbt.hash(dbt.concat(['f.smallest_node_key', "'|'", dbt.cast('t.run_number', dbt.type_string())])) }}, 1, 20) as fallback_id
-    from cluster_facts as f
-    cross join this_run as t
-    left join kept_ranked as k on f.cluster_key = k.cluster_key and k.age_rank = 1
-    where k.person_id is null
+        cluster_facts.cluster_key,
+        cluster_facts.first_seen_at,
+        'p_' || substr({{ dbt.hash('cluster_facts.smallest_node_key') }}, 1, 20) as fresh_id,
+        'p_'
+        || substr(
+            {{ dbt.hash(dbt.concat([
+                'cluster_facts.smallest_node_key', "'|'", dbt.cast('this_run.run_number', dbt.type_string()),
+            ])) }},
+            1,
+            20
+        )
+            as fallback_id
+    from cluster_facts
+    cross join this_run
+    left join kept_ranked on cluster_facts.cluster_key = kept_ranked.cluster_key and kept_ranked.age_rank = 1
+    where kept_ranked.person_id is null
 ),
 
 cluster_persons as (
-    select cluster_key, person_id, person_born_run, person_first_seen_at
+    select
+        cluster_key,
+        person_id,
+        person_born_run,
+        person_first_seen_at
     from kept_ranked
     where age_rank = 1
     union all
     select
-        n.cluster_key,
-        case when p.person_id is null then n.fresh_id else n.fallback_id end as person_id,
-        t.run_number as person_born_run,
-        n.first_seen_at as person_first_seen_at
-    from new_ids as n
-    cross join this_run as t
-    left join persons_before as p on n.fresh_id = p.person_id
+        new_ids.cluster_key,
+        case when persons_before.person_id is null then new_ids.fresh_id else new_ids.fallback_id end as person_id,
+        this_run.run_number as person_born_run,
+        new_ids.first_seen_at as person_first_seen_at
+    from new_ids
+    cross join this_run
+    left join persons_before on new_ids.fresh_id = persons_before.person_id
 ),
 
 losers as (
-    select k.person_id as loser_person_id, k.cluster_key
-    from kept_ranked as k
-    where k.age_rank > 1
+    select
+        kept_ranked.person_id as loser_person_id,
+        kept_ranked.cluster_key
+    from kept_ranked
+    where kept_ranked.age_rank > 1
 ),
 
 -- the strongest accepted link that ties a merged person's identifiers to the rest of its new cluster
 merge_links as (
-    select loser_person_id, node_key_a, node_key_b, link_kind, match_probability
+    select
+        loser_person_id,
+        node_key_a,
+        node_key_b,
+        link_kind,
+        match_probability
     from (
         select
-            o.loser_person_id,
-            x.node_key_a,
-            x.node_key_b,
-            x.link_kind,
-            x.match_probability,
+            losers.loser_person_id,
+            accepted_links.node_key_a,
+            accepted_links.node_key_b,
+            accepted_links.link_kind,
+            accepted_links.match_probability,
             row_number() over (
-                partition by o.loser_person_id
-                order by case when x.link_kind = 'exact' then 0 else 1 end, x.link_rank, x.node_key_a, x.node_key_b
+                partition by losers.loser_person_id
+                order by
+                    case when accepted_links.link_kind = 'exact' then 0 else 1 end,
+                    accepted_links.link_rank,
+                    accepted_links.node_key_a,
+                    accepted_links.node_key_b
             ) as link_choice
-        from losers as o
-        inner join current_claims as inside on inside.previous_person_id = o.loser_person_id
-        inner join (select * from exact_links union all select * from probabilistic_links) as x
-            on x.node_key_a = inside.node_key or x.node_key_b = inside.node_key
+        from losers
+        inner join current_claims as inside on losers.loser_person_id = inside.previous_person_id
+        inner join (
+            select * from exact_links
+            union all
+            select * from probabilistic_links
+        ) as accepted_links
+            on inside.node_key = accepted_links.node_key_a or inside.node_key = accepted_links.node_key_b
         inner join current_claims as other
-            on other.node_key = case when x.node_key_a = inside.node_key then x.node_key_b else x.node_key_a end
-        where other.cluster_key = o.cluster_key
-            and (other.previous_person_id is null or other.previous_person_id <> o.loser_person_id)
+            on other.node_key = case
+                when inside.node_key = accepted_links.node_key_a then accepted_links.node_key_b
+                else accepted_links.node_key_a
+            end
+        where
+            other.cluster_key = losers.cluster_key
+            and (other.previous_person_id is null or other.previous_person_id <> losers.loser_person_id)
     ) as ranked
     where link_choice = 1
 ),
 
 assigned as (
     select
-        c.node_key,
-        c.cluster_key,
-        c.previous_person_id,
-        p.person_id,
-        p.person_born_run,
-        p.person_first_seen_at,
+        current_claims.node_key,
+        current_claims.cluster_key,
+        current_claims.previous_person_id,
+        cluster_persons.person_id,
+        cluster_persons.person_born_run,
+        cluster_persons.person_first_seen_at,
         case
-            when c.previous_person_id is null then 'new'
-            when c.previous_person_id = p.person_id then 'unchanged'
-            when o.loser_person_id is not null then 'merged'
+            when current_claims.previous_person_id is null then 'new'
+            when current_claims.previous_person_id = cluster_persons.person_id then 'unchanged'
+            when losers.loser_person_id is not null then 'merged'
             else 'split'
         end as change
-    from current_claims as c
-    inner join cluster_persons as p on c.cluster_key = p.cluster_key
-    left join losers as o on c.previous_person_id = o.loser_person_id and c.cluster_key = o.cluster_key
+    from current_claims
+    inner join cluster_persons on current_claims.cluster_key = cluster_persons.cluster_key
+    left join losers
+        on current_claims.previous_person_id = losers.loser_person_id
+        and current_claims.cluster_key = losers.cluster_key
 )
 
 select
-    {{ cdp_surrogate_key(['a.node_key', 't.run_number']) }} as assignment_id,
-    t.run_number,
+    {{ cdp_surrogate_key(['assigned.node_key', 'this_run.run_number']) }} as assignment_id,
+    this_run.run_number,
     {{ cdp_as_of() }} as assigned_at,
-    a.node_key,
-    i.identifier_type,
-    i.identifier_value,
-    a.person_id,
-    a.previous_person_id,
-    a.change,
-    a.person_born_run,
-    a.person_first_seen_at,
-    m.node_key_a as merge_link_node_key_a,
-    m.node_key_b as merge_link_node_key_b,
-    m.link_kind as merge_link_kind,
-    m.match_probability as merge_link_match_probability
-from assigned as a
-cross join this_run as t
-inner join clusters as i on a.node_key = i.node_key
-left join merge_links as m on a.change = 'merged' and a.previous_person_id = m.loser_person_id
-where a.change <> 'unchanged'
+    assigned.node_key,
+    clusters.identifier_type,
+    clusters.identifier_value,
+    assigned.person_id,
+    assigned.previous_person_id,
+    assigned.change,
+    assigned.person_born_run,
+    assigned.person_first_seen_at,
+    merge_links.node_key_a as merge_link_node_key_a,
+    merge_links.node_key_b as merge_link_node_key_b,
+    merge_links.link_kind as merge_link_kind,
+    merge_links.match_probability as merge_link_match_probability
+from assigned
+cross join this_run
+inner join clusters on assigned.node_key = clusters.node_key
+left join merge_links on assigned.change = 'merged' and assigned.previous_person_id = merge_links.loser_person_id
+where assigned.change <> 'unchanged'

@@ -1,4 +1,8 @@
-{#- The person of every source row that carries an identifier, decided by the first identifier type in var cdp__identity_type_precedence. -#}
+{#-
+    The person of every source row that carries an identifier, decided by the first
+    identifier type in var cdp__identity_type_precedence that the graph admitted: the one
+    rule every model that needs a row's person reads (cdp_source_row_persons).
+-#}
 {%- set precedence = var('cdp__identity_type_precedence') -%}
 with observations as (
     select * from {{ ref('int_identity_observations') }}
@@ -10,25 +14,25 @@ persons as (
 
 ranked as (
     select
-        o.source_model,
-        o.source_key,
-        p.person_id,
-        o.identifier_type as decided_by_identifier_type,
+        observations.source_model,
+        observations.source_key,
+        persons.person_id,
+        observations.identifier_type as decided_by_identifier_type,
         row_number() over (
-            partition by o.source_model, o.source_key
+            partition by observations.source_model, observations.source_key
             order by
-                case o.identifier_type
+                case observations.identifier_type
                     {%- for identifier_type in precedence %}
-                    when '{{ identifier_type }}' then {{ loop.index }}
+                        when '{{ identifier_type }}' then {{ loop.index }}
                     {%- endfor %}
                     else {{ precedence | length + 1 }}
                 end,
-                o.identifier_type
+                observations.identifier_type
         ) as precedence_rank
-    from observations as o
-    inner join persons as p
-        on o.identifier_type = p.identifier_type
-        and o.identifier_value = p.identifier_value
+    from observations
+    inner join persons
+        on observations.identifier_type = persons.identifier_type
+        and observations.identifier_value = persons.identifier_value
 )
 
 select

@@ -3,7 +3,10 @@
     the one from the most trusted source (trust in var cdp__identity_sources), the most
     recent on a tie. The address is taken whole from one CRM record, never mixed.
 -#}
-{%- set crm_trust = (var('cdp__identity_sources') | selectattr('model', 'equalto', 'stg_crm__customers') | map(attribute='trust') | list + [100]) | first -%}
+{%- set crm_trust = (
+    var('cdp__identity_sources') | selectattr('model', 'equalto', 'stg_crm__customers') | map(attribute='trust') | list
+    + [100]
+) | first -%}
 with persons as (
     select * from {{ ref('bdg_person_identifiers') }}
 ),
@@ -13,28 +16,40 @@ observations as (
 ),
 
 crm as (
-    select c.*, p.person_id
-    from {{ ref('stg_crm__customers') }} as c
-    inner join persons as p
-        on p.identifier_type = 'crm_customer_id'
-        and p.identifier_value = c.crm_customer_id
+    select
+        stg_crm__customers.*,
+        persons.person_id
+    from {{ ref('stg_crm__customers') }} as stg_crm__customers
+    inner join persons
+        on persons.identifier_type = 'crm_customer_id'
+        and stg_crm__customers.crm_customer_id = persons.identifier_value
 ),
 
 contact_candidates as (
-    select p.person_id, o.identifier_type as attribute, o.identifier_value as attribute_value, o.source_trust, o.observed_at
-    from observations as o
-    inner join persons as p
-        on o.identifier_type = p.identifier_type
-        and o.identifier_value = p.identifier_value
-    where o.identifier_type in ('email', 'phone')
+    select
+        persons.person_id,
+        observations.identifier_type as attribute,
+        observations.identifier_value as attribute_value,
+        observations.source_trust,
+        observations.observed_at
+    from observations
+    inner join persons
+        on observations.identifier_type = persons.identifier_type
+        and observations.identifier_value = persons.identifier_value
+    where observations.identifier_type in ('email', 'phone')
 ),
 
 crm_candidates as (
     {%- for attribute in ['first_name', 'last_name', 'birth_date'] %}
-    select person_id, '{{ attribute }}' as attribute, cast({{ attribute }} as {{ dbt.type_string() }}) as attribute_value, {{ crm_trust }} as source_trust, updated_at as observed_at
-    from crm
-    where {{ attribute }} is not null
-    {{ 'union all' if not loop.last }}
+        select
+            person_id,
+            '{{ attribute }}' as attribute,
+            cast({{ attribute }} as {{ dbt.type_string() }}) as attribute_value,
+            {{ crm_trust }} as source_trust,
+            updated_at as observed_at
+        from crm
+        where {{ attribute }} is not null
+        {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
@@ -45,13 +60,16 @@ candidates as (
 ),
 
 survivors as (
-    select person_id, attribute, attribute_value
+    select
+        person_id,
+        attribute,
+        attribute_value
     from (
         select
             *,
             row_number() over (
                 partition by person_id, attribute
-                order by source_trust desc, observed_at desc, attribute_value
+                order by source_trust desc, observed_at desc, attribute_value asc
             ) as survivor_rank
         from candidates
     ) as ranked
@@ -59,11 +77,16 @@ survivors as (
 ),
 
 addresses as (
-    select person_id, street, city, postal_code, country_code
+    select
+        person_id,
+        street,
+        city,
+        postal_code,
+        country_code
     from (
         select
             *,
-            row_number() over (partition by person_id order by updated_at desc, crm_customer_id) as address_rank
+            row_number() over (partition by person_id order by updated_at desc, crm_customer_id asc) as address_rank
         from crm
         where street is not null or postal_code is not null
     ) as ranked
@@ -94,20 +117,20 @@ pivoted as (
 )
 
 select
-    f.person_id,
-    v.email,
-    v.phone,
-    v.first_name,
-    v.last_name,
-    cast(v.birth_date_text as date) as birth_date,
-    a.street,
-    a.city,
-    a.postal_code,
-    a.country_code,
-    f.is_exact_links_only,
-    f.identifier_count,
-    f.first_seen_at,
-    f.last_seen_at
-from person_facts as f
-left join pivoted as v on f.person_id = v.person_id
-left join addresses as a on f.person_id = a.person_id
+    person_facts.person_id,
+    pivoted.email,
+    pivoted.phone,
+    pivoted.first_name,
+    pivoted.last_name,
+    cast(pivoted.birth_date_text as date) as birth_date,
+    addresses.street,
+    addresses.city,
+    addresses.postal_code,
+    addresses.country_code,
+    person_facts.is_exact_links_only,
+    person_facts.identifier_count,
+    person_facts.first_seen_at,
+    person_facts.last_seen_at
+from person_facts
+left join pivoted on person_facts.person_id = pivoted.person_id
+left join addresses on person_facts.person_id = addresses.person_id

@@ -16,13 +16,13 @@ latest as (
 )
 
 select
-    l.person_id,
-    c.identifier_type,
-    c.identifier_value,
-    c.is_exact_links_only,
-    i.first_seen_at,
-    i.last_seen_at,
-    i.observation_count
-from clusters as c
-inner join latest as l on c.node_key = l.node_key
-inner join identifiers as i on c.node_key = i.node_key
+    latest.person_id,
+    clusters.identifier_type,
+    clusters.identifier_value,
+    clusters.is_exact_links_only,
+    identifiers.first_seen_at,
+    identifiers.last_seen_at,
+    identifiers.observation_count
+from clusters
+inner join latest on clusters.node_key = latest.node_key
+inner join identifiers on clusters.node_key = identifiers.node_key

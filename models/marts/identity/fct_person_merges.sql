@@ -4,7 +4,7 @@ with merged as (
     where change = 'merged'
 ),
 
-merges as (
+person_merges as (
     select
         previous_person_id as loser_person_id,
         person_id as winner_person_id,
@@ -31,4 +31,4 @@ select
     link_kind,
     link_match_probability,
     identifiers_moved
-from merges
+from person_merges
