@@ -107,17 +107,19 @@ def bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     has_repeat = x > 0
     dropped = np.full_like(x, -np.inf)
     dropped[has_repeat] = (
-        np.log(a)
-        - np.log(b + x[has_repeat] - 1)
-        - (r + x[has_repeat]) * np.log(alpha + t_x[has_repeat])
+        np.log(a) - np.log(b + x[has_repeat] - 1) - (r + x[has_repeat]) * np.log(alpha + t_x[has_repeat])
     )
     return common + np.logaddexp(still_alive, dropped)
 
 
 def _maximise(negative_log_likelihood, start: np.ndarray, what: str) -> tuple[np.ndarray, float]:
     """Minimise over log-parameters (keeps every parameter positive without bounds)."""
-    result = optimize.minimize(negative_log_likelihood, np.log(start), method="Nelder-Mead",
-                               options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000})
+    result = optimize.minimize(
+        negative_log_likelihood,
+        np.log(start),
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000},
+    )
     # Nelder-Mead is robust from a poor start; a gradient polish makes the optimum exact.
     polished = optimize.minimize(negative_log_likelihood, result.x, method="BFGS", options={"gtol": 1e-7})
     best = polished if polished.success and polished.fun <= result.fun else result

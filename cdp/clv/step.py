@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -33,26 +32,46 @@ from cdp.clv.models import (
     probability_alive,
 )
 from cdp.project_vars import project_var
-from cdp.steps import StepContext
-from cdp.warehouse import Warehouse, open_warehouse
+from cdp.warehouse import Warehouse, frame_as_table, open_warehouse
 
 log = logging.getLogger(__name__)
 
 SUMMARY_TABLE = "intermediate.int_persons_clv_summarized"
-SUMMARY_COLUMNS = ("person_id", "repeat_purchases", "days_first_to_last_purchase", "days_first_purchase_to_as_of",
-                   "repeat_purchase_average_spend")
+SUMMARY_COLUMNS = (
+    "person_id",
+    "repeat_purchases",
+    "days_first_to_last_purchase",
+    "days_first_purchase_to_as_of",
+    "repeat_purchase_average_spend",
+)
 OUTPUT_SCHEMA = "clv"
-FITS_SCHEMA = pa.schema([
-    ("model", pa.string()), ("parameter", pa.string()), ("value", pa.float64()), ("status", pa.string()),
-    ("status_reason", pa.string()), ("log_likelihood", pa.float64()), ("sample_size", pa.int64()),
-    ("time_unit_days", pa.float64()), ("horizon_days", pa.float64()), ("as_of", pa.timestamp("us")),
-    ("fitted_at", pa.timestamp("us")),
-])
-PREDICTIONS_SCHEMA = pa.schema([
-    ("person_id", pa.string()), ("expected_purchases", pa.float64()), ("probability_alive", pa.float64()),
-    ("churn_probability", pa.float64()), ("expected_average_spend", pa.float64()), ("predicted_clv", pa.float64()),
-    ("horizon_days", pa.float64()), ("fitted_at", pa.timestamp("us")),
-])
+FITS_SCHEMA = pa.schema(
+    [
+        ("model", pa.string()),
+        ("parameter", pa.string()),
+        ("value", pa.float64()),
+        ("status", pa.string()),
+        ("status_reason", pa.string()),
+        ("log_likelihood", pa.float64()),
+        ("sample_size", pa.int64()),
+        ("time_unit_days", pa.float64()),
+        ("horizon_days", pa.float64()),
+        ("as_of", pa.timestamp("us")),
+        ("fitted_at", pa.timestamp("us")),
+    ]
+)
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.string()),
+        ("expected_purchases", pa.float64()),
+        ("probability_alive", pa.float64()),
+        ("churn_probability", pa.float64()),
+        ("expected_average_spend", pa.float64()),
+        ("predicted_clv", pa.float64()),
+        ("horizon_days", pa.float64()),
+        ("fitted_at", pa.timestamp("us")),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,7 @@ class ClvSettings:
     min_customers: int
 
     @classmethod
-    def from_project(cls) -> "ClvSettings":
+    def from_project(cls) -> ClvSettings:
         return cls(
             time_unit_days=float(project_var("cdp__clv_time_unit_days")),
             horizon_days=float(project_var("cdp__clv_horizon_days")),
@@ -81,7 +100,10 @@ class ClvFitReport:
     reason: str | None
 
     def __str__(self) -> str:
-        text = f"CLV fit on {self.customers:,} customers: BG/NBD {self.bgnbd_status}, Gamma-Gamma {self.gamma_gamma_status}"
+        text = (
+            f"CLV fit on {self.customers:,} customers: BG/NBD {self.bgnbd_status}, "
+            f"Gamma-Gamma {self.gamma_gamma_status}"
+        )
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -90,10 +112,21 @@ def _read_summary(warehouse: Warehouse) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
-def _fit_rows(model: str, status: str, reason: str | None, parameters: dict[str, float],
-              log_likelihood: float | None, sample_size: int) -> list[dict]:
-    base = {"model": model, "status": status, "status_reason": reason,
-            "log_likelihood": log_likelihood, "sample_size": sample_size}
+def _fit_rows(
+    model: str,
+    status: str,
+    reason: str | None,
+    parameters: dict[str, float],
+    log_likelihood: float | None,
+    sample_size: int,
+) -> list[dict]:
+    base = {
+        "model": model,
+        "status": status,
+        "status_reason": reason,
+        "log_likelihood": log_likelihood,
+        "sample_size": sample_size,
+    }
     if not parameters:
         return [{**base, "parameter": None, "value": None}]
     return [{**base, "parameter": name, "value": value} for name, value in parameters.items()]
@@ -110,24 +143,42 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     # cannot use: there is no time yet in which a repeat purchase could have happened.
     observable = T > 0
     customers = int(observable.sum())
-    predictions = pd.DataFrame(columns=["person_id", "expected_purchases", "probability_alive",
-                                        "churn_probability", "expected_average_spend", "predicted_clv"])
+    predictions = pd.DataFrame(
+        columns=[
+            "person_id",
+            "expected_purchases",
+            "probability_alive",
+            "churn_probability",
+            "expected_average_spend",
+            "predicted_clv",
+        ]
+    )
 
     if customers < settings.min_customers:
         reason = f"{customers} customers, fewer than cdp__clv_min_customers = {settings.min_customers}"
-        fits = pd.DataFrame(_fit_rows("bgnbd", "not_fitted", reason, {}, None, customers)
-                            + _fit_rows("gamma_gamma", "not_fitted", reason, {}, None, 0))
+        fits = pd.DataFrame(
+            _fit_rows("bgnbd", "not_fitted", reason, {}, None, customers)
+            + _fit_rows("gamma_gamma", "not_fitted", reason, {}, None, 0)
+        )
         return fits, predictions, ClvFitReport(customers, "not fitted", "not fitted", reason)
 
     try:
         bgnbd = fit_bgnbd(x[observable], t_x[observable], T[observable])
     except FitError as error:
         reason = str(error)
-        fits = pd.DataFrame(_fit_rows("bgnbd", "not_fitted", reason, {}, None, customers)
-                            + _fit_rows("gamma_gamma", "not_fitted", "BG/NBD not fitted", {}, None, 0))
+        fits = pd.DataFrame(
+            _fit_rows("bgnbd", "not_fitted", reason, {}, None, customers)
+            + _fit_rows("gamma_gamma", "not_fitted", "BG/NBD not fitted", {}, None, 0)
+        )
         return fits, predictions, ClvFitReport(customers, "not fitted", "not fitted", reason)
-    rows = _fit_rows("bgnbd", "fitted", None, {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
-                     bgnbd.log_likelihood, bgnbd.sample_size)
+    rows = _fit_rows(
+        "bgnbd",
+        "fitted",
+        None,
+        {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
+        bgnbd.log_likelihood,
+        bgnbd.sample_size,
+    )
 
     horizon = settings.horizon_days / unit
     observed = summary.loc[observable, ["person_id"]].reset_index(drop=True)
@@ -138,8 +189,14 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     gamma_gamma_status, reason = "fitted", None
     try:
         spend = fit_gamma_gamma(x[observable], m[observable])
-        rows += _fit_rows("gamma_gamma", "fitted", None, {"p": spend.p, "q": spend.q, "gamma": spend.gamma},
-                          spend.log_likelihood, spend.sample_size)
+        rows += _fit_rows(
+            "gamma_gamma",
+            "fitted",
+            None,
+            {"p": spend.p, "q": spend.q, "gamma": spend.gamma},
+            spend.log_likelihood,
+            spend.sample_size,
+        )
         observed["expected_average_spend"] = expected_average_spend(spend, x[observable], m[observable])
         observed["predicted_clv"] = observed["expected_purchases"] * observed["expected_average_spend"]
     except FitError as error:
@@ -151,27 +208,28 @@ def fit_and_predict(summary: pd.DataFrame, settings: ClvSettings) -> tuple[pd.Da
     return pd.DataFrame(rows), observed, report
 
 
-def run_clv_step(context: StepContext, settings: ClvSettings | None = None) -> ClvFitReport:
-    """Read the purchase summary, fit, and replace the `clv` tables."""
+def run_clv_step(as_of: datetime, target: str | None, settings: ClvSettings | None = None) -> ClvFitReport:
+    """Read the purchase summary, fit as of ``as_of``, and replace the `clv` tables."""
     settings = settings or ClvSettings.from_project()
-    warehouse = open_warehouse(context.target)
+    warehouse = open_warehouse(target)
     try:
         fits, predictions, report = fit_and_predict(_read_summary(warehouse), settings)
-        fitted_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-        fits = fits.assign(fitted_at=fitted_at, as_of=context.as_of, time_unit_days=settings.time_unit_days,
-                           horizon_days=settings.horizon_days)
+        fitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        fits = fits.assign(
+            fitted_at=fitted_at,
+            as_of=as_of,
+            time_unit_days=settings.time_unit_days,
+            horizon_days=settings.horizon_days,
+        )
         predictions = predictions.assign(fitted_at=fitted_at, horizon_days=settings.horizon_days)
-        warehouse.replace_tables(OUTPUT_SCHEMA, {
-            "clv_model_fits": _typed(fits, FITS_SCHEMA),
-            "clv_person_predictions": _typed(predictions, PREDICTIONS_SCHEMA),
-        })
+        warehouse.replace_tables(
+            OUTPUT_SCHEMA,
+            {
+                "clv_model_fits": frame_as_table(fits, FITS_SCHEMA),
+                "clv_person_predictions": frame_as_table(predictions, PREDICTIONS_SCHEMA),
+            },
+        )
     finally:
         warehouse.close()
     log.info("%s", report)
     return report
-
-
-def _typed(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """``frame`` as a table of exactly ``schema`` (an empty frame has no types of its own)."""
-    ordered = frame.reindex(columns=schema.names)
-    return pa.Table.from_pandas(ordered.astype(object).where(ordered.notna(), None), schema=schema, preserve_index=False)

@@ -12,7 +12,9 @@ from cdp.steps import DbtStage, PythonStep, build_plan, python_steps
 
 def listed(args: list[str]) -> list[str]:
     command = dbt_command(["ls", "--quiet", "--output", "name", *args])
-    completed = subprocess.run(command, env=dbt_environment(), cwd=project_dir(), capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        command, env=dbt_environment(), cwd=project_dir(), capture_output=True, text=True, check=True
+    )
     return [line for line in completed.stdout.splitlines() if line.strip()]
 
 

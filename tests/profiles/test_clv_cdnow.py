@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from cdp.cli import main
+from cdp.contract import raw_contract
 from tests.conftest import query, warehouse_at
 from tests.profiles import cdnow
 
@@ -26,20 +27,49 @@ AS_OF = f"{cdnow.CALIBRATION_END}T23:59:59Z"
 def write_raw_files(raw_dir: Path, purchases: list[dict]) -> None:
     with (raw_dir / "orders.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["order_id", "customer_id", "email", "phone", "anonymous_id", "channel", "ordered_at",
-                         "status", "currency", "total_amount", "discount_amount", "coupon_code"])
+        writer.writerow(
+            [
+                "order_id",
+                "customer_id",
+                "email",
+                "phone",
+                "anonymous_id",
+                "channel",
+                "ordered_at",
+                "status",
+                "currency",
+                "total_amount",
+                "discount_amount",
+                "coupon_code",
+            ]
+        )
         for number, purchase in enumerate(purchases, start=1):
-            writer.writerow([f"CD{number:05d}", f"CDNOW-{purchase['customer']}", "", "", "", "web",
-                             f"{purchase['date']}T12:00:00Z", "delivered", "USD", purchase["amount"], "", ""])
+            writer.writerow(
+                [
+                    f"CD{number:05d}",
+                    f"CDNOW-{purchase['customer']}",
+                    "",
+                    "",
+                    "",
+                    "web",
+                    f"{purchase['date']}T12:00:00Z",
+                    "delivered",
+                    "USD",
+                    purchase["amount"],
+                    "",
+                    "",
+                ]
+            )
     first_purchase = {}
     for purchase in purchases:
         first_purchase.setdefault(purchase["customer"], purchase["date"])
     with (raw_dir / "crm_customers.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["customer_id", "email", "phone", "first_name", "last_name", "birth_date", "street", "city",
-                         "postal_code", "country", "created_at", "updated_at"])
+        writer.writerow(raw_contract()["crm_customers"].column_names)
         for customer, day in first_purchase.items():
-            writer.writerow([f"CDNOW-{customer}", "", "", "", "", "", "", "", "", "US", f"{day}T00:00:00Z", f"{day}T00:00:00Z"])
+            writer.writerow(
+                [f"CDNOW-{customer}", "", "", "", "", "", "", "", "", "US", f"{day}T00:00:00Z", f"{day}T00:00:00Z"]
+            )
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +84,13 @@ def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fitted(warehouse: Path, model: str) -> dict[str, tuple[float, int]]:
-    rows = query(warehouse, """
+    rows = query(
+        warehouse,
+        """
         select parameter, parameter_value, sample_size from marts.fct_clv_model_fits
-        where model = ? and fit_status = 'fitted'""", [model])
+        where model = ? and fit_status = 'fitted'""",
+        [model],
+    )
     return {parameter: (value, sample_size) for parameter, value, sample_size in rows}
 
 
@@ -76,12 +110,18 @@ def test_gamma_gamma_fitted_in_the_warehouse_reproduces_the_published_parameters
 
 
 def test_every_cdnow_customer_gets_a_prediction_and_later_purchases_are_not_used(cdnow_warehouse):
-    predicted, churn_in_range = query(cdnow_warehouse, """
+    predicted, churn_in_range = query(
+        cdnow_warehouse,
+        """
         select count(predicted_clv_12m), count(*) filter (where churn_probability between 0 and 1)
-        from marts.dim_persons""")[0]
+        from marts.dim_persons""",
+    )[0]
     assert predicted == churn_in_range == cdnow.CUSTOMERS
     after_calibration = sum(1 for purchase in cdnow.transactions() if purchase["date"] > cdnow.CALIBRATION_END)
-    quarantined = query(cdnow_warehouse, """
+    quarantined = query(
+        cdnow_warehouse,
+        """
         select count(*) from marts.fct_quarantined_rows
-        where source_table = 'orders' and reason = 'timestamp_after_as_of'""")[0][0]
+        where source_table = 'orders' and reason = 'timestamp_after_as_of'""",
+    )[0][0]
     assert quarantined == after_calibration

@@ -73,13 +73,15 @@ def test_inconsistent_summaries_are_refused_with_the_reason():
 
 
 def test_too_few_customers_are_not_fitted_and_say_why(summary):
-    few = pd.DataFrame({
-        "person_id": ["p1", "p2"],
-        "repeat_purchases": [1, 0],
-        "days_first_to_last_purchase": [14, 0],
-        "days_first_purchase_to_as_of": [70, 35],
-        "repeat_purchase_average_spend": [20.0, None],
-    })
+    few = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2"],
+            "repeat_purchases": [1, 0],
+            "days_first_to_last_purchase": [14, 0],
+            "days_first_purchase_to_as_of": [70, 35],
+            "repeat_purchase_average_spend": [20.0, None],
+        }
+    )
     fits, predictions, report = fit_and_predict(few, ClvSettings(time_unit_days=7, horizon_days=365, min_customers=20))
     assert predictions.empty
     assert set(fits["status"]) == {"not_fitted"}

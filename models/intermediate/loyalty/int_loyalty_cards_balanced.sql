@@ -19,9 +19,13 @@ totals as (
         sum(case when points < 0 then -points else 0 end) as burned_points,
         sum(case when points > 0 and expires_at <= {{ cdp_as_of() }} then points else 0 end) as expired_lot_points,
         sum(
-            case when points > 0
-                and expires_at <= {{ dbt.dateadd('day', var('cdp__loyalty_points_expiring_days'), cdp_as_of()) }}
-                then points else 0 end
+            case
+                when
+                    points > 0
+                    and expires_at <= {{ dbt.dateadd('day', var('cdp__loyalty_points_expiring_days'), cdp_as_of()) }}
+                    then points
+                else 0
+            end
         ) as expiring_by_horizon_lot_points,
         min(case when points > 0 and expires_at > {{ cdp_as_of() }} then expires_at end) as next_expiry_candidate_at
     from entries
@@ -35,10 +39,12 @@ balanced as (
         case when expired_lot_points > burned_points then expired_lot_points - burned_points else 0 end
             as unrecorded_expired_points,
         case
-            when expiring_by_horizon_lot_points
+            when
+                expiring_by_horizon_lot_points
                 > case when expired_lot_points > burned_points then expired_lot_points else burned_points end
-            then expiring_by_horizon_lot_points
-                - case when expired_lot_points > burned_points then expired_lot_points else burned_points end
+                then
+                    expiring_by_horizon_lot_points
+                    - case when expired_lot_points > burned_points then expired_lot_points else burned_points end
             else 0
         end as points_expiring_soon
     from totals
@@ -47,7 +53,9 @@ balanced as (
 final as (
     select
         loyalty_card_id,
-        case when ledger_points - unrecorded_expired_points > 0 then ledger_points - unrecorded_expired_points else 0 end
+        case
+            when ledger_points - unrecorded_expired_points > 0 then ledger_points - unrecorded_expired_points else 0
+        end
             as points_balance,
         unrecorded_expired_points,
         points_expiring_soon

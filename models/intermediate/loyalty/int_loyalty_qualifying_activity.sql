@@ -21,10 +21,11 @@ earned_points as (
         points as qualifying_points,
         cast(0 as decimal(18, 2)) as qualifying_spend
     from point_entries
-    where points > 0
+    where
+        points > 0
         and reason in (
             {%- for reason in var('cdp__loyalty_qualifying_reasons') %}
-            '{{ reason }}'{{ ',' if not loop.last }}
+                '{{ reason }}'{{ ',' if not loop.last }}
             {%- endfor %}
         )
 ),

@@ -25,21 +25,37 @@ members as (
 ),
 
 cards as (
-    select loyalty_card_id, min(started_at) as started_at
+    select
+        loyalty_card_id,
+        min(started_at) as started_at
     from (
-        select loyalty_card_id, enrolled_at as started_at from members
+        select
+            loyalty_card_id,
+            enrolled_at as started_at
+        from members
         union all
-        select loyalty_card_id, min(occurred_at) from activity group by loyalty_card_id
-    ) as starts
+        select
+            loyalty_card_id,
+            min(occurred_at) as started_at
+        from activity
+        group by loyalty_card_id
+    ) as card_starts
     group by loyalty_card_id
 ),
 
 qualification_moments as (
-    select loyalty_card_id, started_at as moment from cards
+    select
+        loyalty_card_id,
+        started_at as moment
+    from cards
     union
-    select loyalty_card_id, occurred_at from activity
+    select
+        loyalty_card_id,
+        occurred_at
+    from activity
     union
-    select loyalty_card_id,
+    select
+        loyalty_card_id,
         {{ dbt.dateadd('day', var('cdp__loyalty_qualifying_window_days'), 'occurred_at') }}
     from activity
 ),
@@ -52,9 +68,10 @@ window_totals as (
         coalesce(sum(activity.qualifying_spend), 0) as window_spend
     from qualification_moments
     left join activity
-        on activity.loyalty_card_id = qualification_moments.loyalty_card_id
-        and activity.occurred_at <= qualification_moments.moment
-        and activity.occurred_at > {{ dbt.dateadd('day', -var('cdp__loyalty_qualifying_window_days'), 'qualification_moments.moment') }}
+        on qualification_moments.loyalty_card_id = activity.loyalty_card_id
+        and qualification_moments.moment >= activity.occurred_at
+        and activity.occurred_at
+        > {{ dbt.dateadd('day', -var('cdp__loyalty_qualifying_window_days'), 'qualification_moments.moment') }}
     where qualification_moments.moment <= {{ cdp_as_of() }}
     group by qualification_moments.loyalty_card_id, qualification_moments.moment
 ),
@@ -83,9 +100,13 @@ qualification_periods as (
 ),
 
 evaluation_moments as (
-    select loyalty_card_id, qualified_from as moment from qualification_periods
+    select
+        loyalty_card_id,
+        qualified_from as moment
+    from qualification_periods
     union
-    select loyalty_card_id,
+    select
+        loyalty_card_id,
         {{ dbt.dateadd('day', var('cdp__loyalty_downgrade_grace_days'), 'qualified_until') }}
     from qualification_periods
     -- Only the end of a higher qualification can lower the tier held.
@@ -99,12 +120,12 @@ held as (
         max(qualification_periods.qualified_rank) as tier_rank
     from evaluation_moments
     inner join qualification_periods
-        on qualification_periods.loyalty_card_id = evaluation_moments.loyalty_card_id
-        and qualification_periods.qualified_from <= evaluation_moments.moment
+        on evaluation_moments.loyalty_card_id = qualification_periods.loyalty_card_id
+        and evaluation_moments.moment >= qualification_periods.qualified_from
         and (
             qualification_periods.qualified_until is null
             or qualification_periods.qualified_until
-                > {{ dbt.dateadd('day', -var('cdp__loyalty_downgrade_grace_days'), 'evaluation_moments.moment') }}
+            > {{ dbt.dateadd('day', -var('cdp__loyalty_downgrade_grace_days'), 'evaluation_moments.moment') }}
         )
     where evaluation_moments.moment <= {{ cdp_as_of() }}
     group by evaluation_moments.loyalty_card_id, evaluation_moments.moment
@@ -119,7 +140,7 @@ with_tier as (
         tiers.tier_name,
         lag(held.tier_rank) over (partition by held.loyalty_card_id order by held.evaluated_at) as previous_tier_rank
     from held
-    inner join tiers on tiers.tier_rank = held.tier_rank
+    inner join tiers on held.tier_rank = tiers.tier_rank
 )
 
 select * from with_tier

@@ -8,7 +8,8 @@
 
 with message_events as (
     select * from {{ ref('fct_message_events') }}
-    where person_id is not null
+    where
+        person_id is not null
         and occurred_at > {{ dbt.dateadd('day', -var('cdp__profiles_engagement_lookback_days'), cdp_as_of()) }}
 ),
 
@@ -31,8 +32,9 @@ ranked as (
         case
             when not has_opted_out and opens + clicks > 0 then row_number() over (
                 partition by person_id
-                order by case when not has_opted_out and opens + clicks > 0 then 0 else 1 end,
-                    clicks desc, opens desc, last_engaged_at desc, channel
+                order by
+                    case when not has_opted_out and opens + clicks > 0 then 0 else 1 end,
+                    clicks desc, opens desc, last_engaged_at desc, channel asc
             )
         end as preference_rank
     from per_channel

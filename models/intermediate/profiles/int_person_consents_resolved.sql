@@ -16,7 +16,8 @@ identifiers as (
 
 channels as (
     {% for channel in cdp_message_channels() %}
-    select '{{ channel }}' as channel {{ 'union all' if not loop.last }}
+        select '{{ channel }}' as channel
+        {{ 'union all' if not loop.last }}
     {% endfor %}
 ),
 
@@ -33,7 +34,7 @@ person_events as (
     from consents
     inner join identifiers
         on identifiers.identifier_type = {{ cdp_subject_identifier_type('consents.subject_type') }}
-        and identifiers.identifier_value = consents.subject_value
+        and consents.subject_value = identifiers.identifier_value
     inner join channels
         on consents.channel = channels.channel or consents.channel = 'all'
 ),
@@ -43,7 +44,7 @@ ranked as (
         *,
         row_number() over (
             partition by person_id, channel, purpose
-            order by recorded_at desc, case when consent_status = 'revoked' then 0 else 1 end, consent_event_id
+            order by recorded_at desc, case when consent_status = 'revoked' then 0 else 1 end, consent_event_id asc
         ) as recency_rank
     from person_events
 ),

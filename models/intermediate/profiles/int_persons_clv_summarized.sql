@@ -8,7 +8,8 @@
 
 with purchases as (
     select * from {{ ref('fct_purchases') }}
-    where person_id is not null
+    where
+        person_id is not null
         and not is_fully_returned
         and purchased_at <= {{ cdp_as_of() }}
 ),
@@ -35,8 +36,10 @@ summarized as (
         count(*) - 1 as repeat_purchases,
         min(purchase_date) as first_purchase_date,
         max(purchase_date) as last_purchase_date,
-        {{ dbt.datediff('min(purchase_date)', 'max(purchase_date)', 'day') }} as days_first_to_last_purchase,
-        {{ dbt.datediff('min(purchase_date)', 'cast(' ~ cdp_as_of() ~ ' as date)', 'day') }} as days_first_purchase_to_as_of,
+        {{ dbt.datediff('min(purchase_date)', 'max(purchase_date)', 'day') }}
+            as days_first_to_last_purchase,
+        {{ dbt.datediff('min(purchase_date)', 'cast(' ~ cdp_as_of() ~ ' as date)', 'day') }}
+            as days_first_purchase_to_as_of,
         avg(case when purchase_date > first_purchase_date then day_amount end) as repeat_purchase_average_spend
     from ordered
     group by person_id

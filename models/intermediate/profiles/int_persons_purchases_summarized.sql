@@ -5,7 +5,8 @@
 
 with purchases as (
     select * from {{ ref('fct_purchases') }}
-    where person_id is not null
+    where
+        person_id is not null
         and purchased_at <= {{ cdp_as_of() }}
 ),
 
@@ -34,7 +35,9 @@ summarized as (
 
 value_per_person as (
     -- Fully refunded purchases add nothing to the count but keep the person here.
-    select person_id, sum(net_amount) as lifetime_value
+    select
+        person_id,
+        sum(net_amount) as lifetime_value
     from purchases
     group by person_id
 ),
@@ -51,7 +54,7 @@ final as (
         coalesce(summarized.app_purchase_count, 0) as app_purchase_count,
         coalesce(summarized.store_purchase_count, 0) as store_purchase_count
     from value_per_person
-    left join summarized on summarized.person_id = value_per_person.person_id
+    left join summarized on value_per_person.person_id = summarized.person_id
 )
 
 select * from final

@@ -6,6 +6,12 @@
     frequency ranges hold the scores.
 #}
 
+{%- set scores = [
+    ('recency_score', 'last_purchase_at'),
+    ('frequency_score', 'purchase_count'),
+    ('monetary_score', 'lifetime_value'),
+] %}
+
 with purchasers as (
     select * from {{ ref('int_persons_purchases_summarized') }}
     where purchase_count > 0
@@ -18,9 +24,11 @@ segments as (
 scored as (
     select
         person_id,
-        {% for score, column in [('recency_score', 'last_purchase_at'), ('frequency_score', 'purchase_count'), ('monetary_score', 'lifetime_value')] %}
-        cast(least(5, 1 + floor(5 * percent_rank() over (order by {{ column }}))) as {{ dbt.type_int() }}) as {{ score }}{{ ',' if not loop.last }}
-        {% endfor %}
+    {%- for score, column in scores %}
+        cast(least(5, 1 + floor(5 * percent_rank() over (order by {{ column }}))) as {{ dbt.type_int() }})
+            as {{ score }}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
     from purchasers
 ),
 
@@ -40,7 +48,11 @@ select
     recency_score,
     frequency_score,
     monetary_score,
-    {{ dbt.concat(['cast(recency_score as ' ~ dbt.type_string() ~ ')', 'cast(frequency_score as ' ~ dbt.type_string() ~ ')', 'cast(monetary_score as ' ~ dbt.type_string() ~ ')']) }} as rfm_score,
+    {{ dbt.concat([
+        'cast(recency_score as ' ~ dbt.type_string() ~ ')',
+        'cast(frequency_score as ' ~ dbt.type_string() ~ ')',
+        'cast(monetary_score as ' ~ dbt.type_string() ~ ')',
+    ]) }} as rfm_score,
     rfm_segment
 from matched
 where match_rank = 1

@@ -1,6 +1,7 @@
 {#
     Support and survey signals per person: open tickets (open or pending) and the NPS
-    class of the latest survey answer.
+    class of the latest survey answer. A ticket's or an answer's person is the one
+    identity gives the row (int_identity_source_row_persons).
 #}
 
 with tickets as (
@@ -11,19 +12,28 @@ responses as (
     select * from {{ ref('stg_surveys__responses') }}
 ),
 
+ticket_persons as (
+    {{ cdp_source_row_persons('stg_support__tickets') }}
+),
+
+response_persons as (
+    {{ cdp_source_row_persons('stg_surveys__responses') }}
+),
+
 tickets_attributed as (
-    {{ cdp_person_id_lookup('tickets', [
-        ('crm_customer_id', 'crm_customer_id'),
-        ('email', 'email'),
-        ('phone', 'phone'),
-    ]) }}
+    select
+        tickets.*,
+        ticket_persons.person_id
+    from tickets
+    left join ticket_persons on tickets.ticket_id = ticket_persons.source_key
 ),
 
 responses_attributed as (
-    {{ cdp_person_id_lookup('responses', [
-        ('crm_customer_id', 'crm_customer_id'),
-        ('email', 'email'),
-    ]) }}
+    select
+        responses.*,
+        response_persons.person_id
+    from responses
+    left join response_persons on responses.survey_response_id = response_persons.source_key
 ),
 
 ticket_counts as (
@@ -37,11 +47,16 @@ ticket_counts as (
 ),
 
 latest_response as (
-    select person_id, nps_score, responded_at
+    select
+        person_id,
+        nps_score,
+        responded_at
     from (
         select
             *,
-            row_number() over (partition by person_id order by responded_at desc, survey_response_id desc) as recency_rank
+            row_number()
+                over (partition by person_id order by responded_at desc, survey_response_id desc)
+                as recency_rank
         from responses_attributed
         where person_id is not null and nps_score is not null
     ) as ranked
@@ -66,5 +81,5 @@ select
         when latest_response.nps_score is not null then 'detractor'
     end as nps_class
 from persons
-left join ticket_counts on ticket_counts.person_id = persons.person_id
-left join latest_response on latest_response.person_id = persons.person_id
+left join ticket_counts on persons.person_id = ticket_counts.person_id
+left join latest_response on persons.person_id = latest_response.person_id

@@ -10,6 +10,10 @@
     Online orders and store sale receipts in one shape, with every identifier they
     carry; person_id is resolved downstream. Cancelled orders stay here (flagged) so
     that an order cancelled after an incremental run replaces its earlier row.
+
+    An incremental run re-reads the lookback window (rows there may have changed) and
+    every purchase it has not loaded yet, whatever its date: a back-dated order that
+    lands late must not be skipped for being older than the window.
 #}
 
 {% set reread_from -%}
@@ -23,7 +27,9 @@
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
     {% if is_incremental() %}
-    where ordered_at >= {{ reread_from }}
+        where
+            ordered_at >= {{ reread_from }}
+            or {{ dbt.concat(["'order-'", 'order_id']) }} not in (select purchase_id from {{ this }})
     {% endif %}
 ),
 
@@ -31,7 +37,10 @@ store_sales as (
     select * from {{ ref('stg_pos__transactions') }}
     where transaction_type = 'sale'
     {% if is_incremental() %}
-        and transacted_at >= {{ reread_from }}
+        and (
+            transacted_at >= {{ reread_from }}
+            or {{ dbt.concat(["'receipt-'", 'receipt_id']) }} not in (select purchase_id from {{ this }})
+        )
     {% endif %}
 ),
 

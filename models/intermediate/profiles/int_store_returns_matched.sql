@@ -5,7 +5,8 @@
     cdp__profiles_return_window_days before the return) that holds one of the returned
     products. A return receipt without lines falls back to the most recent purchase
     whose amount covers the refund. A return that matches nothing (a gift, a purchase
-    from before the data starts, an anonymous return) is kept with no purchase.
+    from before the data starts, an anonymous return) is kept with no purchase. The
+    return's person is the one identity gives the receipt (int_identity_source_row_persons).
 #}
 
 with store_returns as (
@@ -13,13 +14,16 @@ with store_returns as (
     where transaction_type = 'return'
 ),
 
+receipt_persons as (
+    {{ cdp_source_row_persons('stg_pos__transactions') }}
+),
+
 returns_attributed as (
-    {{ cdp_person_id_lookup('store_returns', [
-        ('loyalty_card_id', 'loyalty_card_id'),
-        ('email', 'email'),
-        ('phone', 'phone'),
-        ('payment_fingerprint', 'payment_fingerprint'),
-    ]) }}
+    select
+        store_returns.*,
+        receipt_persons.person_id
+    from store_returns
+    left join receipt_persons on store_returns.receipt_id = receipt_persons.source_key
 ),
 
 purchases as (
@@ -36,20 +40,26 @@ order_lines as (
 ),
 
 returned_products as (
-    select distinct receipt_id, product_id
+    select distinct
+        receipt_id,
+        product_id
     from pos_lines
     where product_id is not null
 ),
 
 purchased_products as (
-    select distinct purchases.purchase_id, order_lines.product_id
+    select distinct
+        purchases.purchase_id,
+        order_lines.product_id
     from purchases
-    inner join order_lines on order_lines.order_id = purchases.order_id
+    inner join order_lines on purchases.order_id = order_lines.order_id
     where order_lines.product_id is not null
     union
-    select distinct purchases.purchase_id, pos_lines.product_id
+    select distinct
+        purchases.purchase_id,
+        pos_lines.product_id
     from purchases
-    inner join pos_lines on pos_lines.receipt_id = purchases.receipt_id
+    inner join pos_lines on purchases.receipt_id = pos_lines.receipt_id
     where pos_lines.product_id is not null
 ),
 
@@ -62,26 +72,34 @@ candidates_in_window as (
         returns_attributed.total_amount as return_amount
     from returns_attributed
     inner join purchases
-        on purchases.person_id = returns_attributed.person_id
-        and purchases.purchased_at <= returns_attributed.transacted_at
-        and purchases.purchased_at >= {{ dbt.dateadd('day', -var('cdp__profiles_return_window_days'), 'returns_attributed.transacted_at') }}
+        on returns_attributed.person_id = purchases.person_id
+        and returns_attributed.transacted_at >= purchases.purchased_at
+        and purchases.purchased_at
+        >= {{ dbt.dateadd('day', -var('cdp__profiles_return_window_days'), 'returns_attributed.transacted_at') }}
 ),
 
 matched_by_product as (
-    select distinct candidates_in_window.receipt_id, candidates_in_window.purchase_id, candidates_in_window.purchased_at,
+    select distinct
+        candidates_in_window.receipt_id,
+        candidates_in_window.purchase_id,
+        candidates_in_window.purchased_at,
         'product' as match_method
     from candidates_in_window
-    inner join returned_products on returned_products.receipt_id = candidates_in_window.receipt_id
+    inner join returned_products on candidates_in_window.receipt_id = returned_products.receipt_id
     inner join purchased_products
-        on purchased_products.purchase_id = candidates_in_window.purchase_id
-        and purchased_products.product_id = returned_products.product_id
+        on candidates_in_window.purchase_id = purchased_products.purchase_id
+        and returned_products.product_id = purchased_products.product_id
 ),
 
 matched_by_amount as (
-    select candidates_in_window.receipt_id, candidates_in_window.purchase_id, candidates_in_window.purchased_at,
+    select
+        candidates_in_window.receipt_id,
+        candidates_in_window.purchase_id,
+        candidates_in_window.purchased_at,
         'amount' as match_method
     from candidates_in_window
-    where candidates_in_window.gross_amount >= candidates_in_window.return_amount
+    where
+        candidates_in_window.gross_amount >= candidates_in_window.return_amount
         and not exists (
             select 1 from returned_products
             where returned_products.receipt_id = candidates_in_window.receipt_id
@@ -110,7 +128,7 @@ matched as (
         coalesce(ranked.match_method, 'unmatched') as match_method
     from returns_attributed
     left join ranked
-        on ranked.receipt_id = returns_attributed.receipt_id
+        on returns_attributed.receipt_id = ranked.receipt_id
         and ranked.recency_rank = 1
 )
 

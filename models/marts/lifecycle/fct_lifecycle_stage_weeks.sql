@@ -34,7 +34,9 @@ purchase_periods as (
 ),
 
 first_purchases as (
-    select person_id, min(purchased_at) as first_purchase_at
+    select
+        person_id,
+        min(purchased_at) as first_purchase_at
     from purchases
     group by person_id
 ),
@@ -45,7 +47,7 @@ prospect_periods as (
         min(identifiers.first_seen_at) as first_seen_at,
         min(first_purchases.first_purchase_at) as first_purchase_at
     from identifiers
-    left join first_purchases on first_purchases.person_id = identifiers.person_id
+    left join first_purchases on identifiers.person_id = first_purchases.person_id
     group by identifiers.person_id
 ),
 
@@ -53,12 +55,14 @@ stages as (
     select
         report_weeks.week_start,
         purchase_periods.person_id,
-        {{ cdp_lifecycle_stage('purchase_periods.first_purchase_at', 'purchase_periods.last_purchase_at',
-                               'purchase_periods.previous_purchase_at', 'report_weeks.measured_at') }} as lifecycle_stage
+        {{ cdp_lifecycle_stage(
+            'purchase_periods.first_purchase_at', 'purchase_periods.last_purchase_at',
+            'purchase_periods.previous_purchase_at', 'report_weeks.measured_at',
+        ) }} as lifecycle_stage
     from report_weeks
     inner join purchase_periods
-        on purchase_periods.last_purchase_at <= report_weeks.measured_at
-        and (purchase_periods.next_purchase_at is null or purchase_periods.next_purchase_at > report_weeks.measured_at)
+        on report_weeks.measured_at >= purchase_periods.last_purchase_at
+        and (purchase_periods.next_purchase_at is null or report_weeks.measured_at < purchase_periods.next_purchase_at)
 
     union all
 
@@ -68,8 +72,10 @@ stages as (
         'prospect' as lifecycle_stage
     from report_weeks
     inner join prospect_periods
-        on prospect_periods.first_seen_at <= report_weeks.measured_at
-        and (prospect_periods.first_purchase_at is null or prospect_periods.first_purchase_at > report_weeks.measured_at)
+        on report_weeks.measured_at >= prospect_periods.first_seen_at
+        and (
+            prospect_periods.first_purchase_at is null or report_weeks.measured_at < prospect_periods.first_purchase_at
+        )
 ),
 
 with_previous as (
@@ -86,7 +92,7 @@ counted as (
         count(*) as persons,
         sum(case when previous_stage is null or previous_stage <> lifecycle_stage then 1 else 0 end) as persons_entered
     from with_previous
-    where week_start > (select min(week_start) from report_weeks)
+    where week_start > (select min(report_weeks.week_start) from report_weeks)
     group by week_start, lifecycle_stage
 )
 

@@ -28,8 +28,8 @@ changes as (
         case when evaluations.tier_rank > evaluations.previous_tier_rank then 'upgrade' else 'downgrade' end
             as change_direction
     from evaluations
-    inner join tiers as previous_tiers on previous_tiers.tier_rank = evaluations.previous_tier_rank
-    left join identifiers on identifiers.identifier_value = evaluations.loyalty_card_id
+    inner join tiers as previous_tiers on evaluations.previous_tier_rank = previous_tiers.tier_rank
+    left join identifiers on evaluations.loyalty_card_id = identifiers.identifier_value
 )
 
 select * from changes

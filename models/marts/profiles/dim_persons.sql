@@ -53,23 +53,39 @@ erasure_requests as (
 ),
 
 erased as (
-    select identifiers.person_id, min(erasure_requests.requested_at) as erasure_requested_at
+    select
+        identifiers.person_id,
+        min(erasure_requests.requested_at) as erasure_requested_at
     from erasure_requests
     inner join identifiers
         on identifiers.identifier_type = {{ cdp_subject_identifier_type('erasure_requests.subject_type') }}
-        and identifiers.identifier_value = erasure_requests.subject_value
+        and erasure_requests.subject_value = identifiers.identifier_value
     group by identifiers.person_id
 ),
 
 consent_flags as (
     select
         person_id,
-        {% for channel in cdp_message_channels() %}
-        coalesce(max(case when channel = '{{ channel }}' and purpose = 'marketing' then consent_status = 'granted' end), false)
-            as consent_{{ channel }},
-        coalesce(max(case when channel = '{{ channel }}' and purpose = 'transactional' then consent_status = 'granted' end),
-            {{ 'true' if var('cdp__consent_transactional_default_granted') else 'false' }})
-            as consent_transactional_{{ channel }},
+        {% for channel in cdp_channels() %}
+            coalesce(
+                max(
+                    case
+                        when channel = '{{ channel.channel }}' and purpose = 'marketing' then consent_status = 'granted'
+                    end
+                ),
+                false
+            )
+                as {{ channel.consent_column }},
+            coalesce(
+                max(
+                    case
+                        when
+                            channel = '{{ channel.channel }}' and purpose = 'transactional'
+                            then consent_status = 'granted'
+                    end
+                ),
+                {{ 'true' if var('cdp__consent_transactional_default_granted') else 'false' }})
+                as {{ channel.transactional_consent_column }},
         {% endfor %}
         max(recorded_at) as consent_updated_at
     from consents
@@ -93,7 +109,7 @@ loyalty_named as (
         loyalty.*,
         tiers.tier_name as loyalty_tier
     from loyalty
-    inner join {{ ref('loyalty_tiers') }} as tiers on tiers.tier_rank = loyalty.loyalty_tier_rank
+    inner join {{ ref('loyalty_tiers') }} as tiers on loyalty.loyalty_tier_rank = tiers.tier_rank
 ),
 
 joined as (
@@ -129,11 +145,12 @@ joined as (
         rfm.rfm_segment,
         {{ cdp_lifecycle_stage('purchases.first_purchase_at', 'purchases.last_purchase_at',
                                'purchases.previous_purchase_at', cdp_as_of()) }} as lifecycle_stage,
-        {% for channel in cdp_message_channels() %}
-        coalesce(consent_flags.consent_{{ channel }}, false) as consent_{{ channel }},
-        coalesce(consent_flags.consent_transactional_{{ channel }},
-            {{ 'true' if var('cdp__consent_transactional_default_granted') else 'false' }})
-            as consent_transactional_{{ channel }},
+        {% for channel in cdp_channels() %}
+            coalesce(consent_flags.{{ channel.consent_column }}, false) as {{ channel.consent_column }},
+            coalesce(
+                consent_flags.{{ channel.transactional_consent_column }},
+                {{ 'true' if var('cdp__consent_transactional_default_granted') else 'false' }})
+                as {{ channel.transactional_consent_column }},
         {% endfor %}
         consent_flags.consent_updated_at,
         engagements.channel as preferred_channel,
@@ -151,15 +168,15 @@ joined as (
         clv.probability_alive,
         clv.churn_probability
     from persons
-    left join golden_records on golden_records.person_id = persons.person_id
-    left join erased on erased.person_id = persons.person_id
-    left join purchases on purchases.person_id = persons.person_id
-    left join rfm on rfm.person_id = persons.person_id
-    left join consent_flags on consent_flags.person_id = persons.person_id
-    left join engagements on engagements.person_id = persons.person_id
-    left join service on service.person_id = persons.person_id
-    left join loyalty_named on loyalty_named.person_id = persons.person_id
-    left join clv on clv.person_id = persons.person_id
+    left join golden_records on persons.person_id = golden_records.person_id
+    left join erased on persons.person_id = erased.person_id
+    left join purchases on persons.person_id = purchases.person_id
+    left join rfm on persons.person_id = rfm.person_id
+    left join consent_flags on persons.person_id = consent_flags.person_id
+    left join engagements on persons.person_id = engagements.person_id
+    left join service on persons.person_id = service.person_id
+    left join loyalty_named on persons.person_id = loyalty_named.person_id
+    left join clv on persons.person_id = clv.person_id
 ),
 
 erasure_applied as (
@@ -168,7 +185,7 @@ erasure_applied as (
         is_erased,
         erasure_requested_at,
         {% for column in ['email', 'phone', 'first_name', 'last_name', 'birth_date', 'street', 'city', 'postal_code'] %}
-        case when is_erased then null else {{ column }} end as {{ column }},
+            case when is_erased then null else {{ column }} end as {{ column }},
         {% endfor %}
         country_code,
         first_seen_at,
@@ -188,9 +205,9 @@ erasure_applied as (
         rfm_score,
         rfm_segment,
         lifecycle_stage,
-        {% for channel in cdp_message_channels() %}
-        consent_{{ channel }} and not is_erased as consent_{{ channel }},
-        consent_transactional_{{ channel }} and not is_erased as consent_transactional_{{ channel }},
+        {% for channel in cdp_channels() %}
+            {{ channel.consent_column }} and not is_erased as {{ channel.consent_column }},
+            {{ channel.transactional_consent_column }} and not is_erased as {{ channel.transactional_consent_column }},
         {% endfor %}
         consent_updated_at,
         preferred_channel,

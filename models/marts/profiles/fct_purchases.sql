@@ -41,7 +41,7 @@ netted as (
         purchases.is_returned_online,
         coalesce(store_returns.store_return_count, 0) as store_return_count
     from purchases
-    left join store_returns on store_returns.purchase_id = purchases.purchase_id
+    left join store_returns on purchases.purchase_id = store_returns.purchase_id
 ),
 
 final as (

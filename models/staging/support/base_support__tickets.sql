@@ -10,7 +10,7 @@ typed as (
         {{ cdp_normalize_email('email') }} as email,
         {{ cdp_normalize_phone('phone') }} as phone,
         {{ cdp_parse_timestamp('opened_at') }} as opened_at,
-        {{ cdp_parse_timestamp('closed_at') }} as closed_at,
+        {{ cdp_parse_event_time('closed_at') }} as closed_at,
         {{ cdp_clean_enum('status') }} as ticket_status,
         {{ cdp_clean_text('topic') }} as topic,
         case
