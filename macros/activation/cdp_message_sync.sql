@@ -1,32 +1,28 @@
 {#
     A message sync model: the planned messages of fct_message_plan on `channels`, with
-    the plan's columns (what activation's message syncs read) and `columns` of the
-    person from dim_persons (addresses, personalisation). `push_token` is the person's
-    most recently seen push token. Consent and erasure are checked again here, so that a
-    sync model can never carry a message the person may not receive, whatever the plan
-    says.
+    the plan's columns (what activation's message syncs read, plan_built_at for the
+    plan's age and the payload), the address each channel is sent to (its address_field
+    in the channel registry, cdp_person_addresses: a push token is the person's most
+    recently seen one) and `columns` of the person from dim_persons (personalisation).
+    Consent (marketing or transactional, as the message's purpose says) and erasure are
+    checked again here, so that a sync model can never carry a message the person may
+    not receive, whatever the plan says.
 #}
 {% macro cdp_message_sync(channels, columns) -%}
+{%- set address_fields = cdp_address_fields(channels) -%}
 with plan as (
     select * from {{ ref('fct_message_plan') }}
     where status = 'planned'
-        and channel in ({% for channel in channels %}'{{ channel }}'{{ ', ' if not loop.last }}{% endfor %})
+        and channel in ({% for name in channels %}'{{ cdp_channel(name).channel }}'{{ ', ' if not loop.last }}{% endfor %})
 ),
 
 persons as (
     select * from {{ ref('dim_persons') }}
 ),
 
-{% if 'push_token' in columns %}
-push_tokens as (
-    select
-        person_id,
-        identifier_value as push_token,
-        row_number() over (partition by person_id order by last_seen_at desc, identifier_value) as recency
-    from {{ ref('bdg_person_identifiers') }}
-    where identifier_type = 'push_token'
+addresses as (
+    {{ cdp_person_addresses(channels) }}
 ),
-{% endif %}
 
 messages as (
     select
@@ -36,20 +32,24 @@ messages as (
         plan.step,
         plan.channel,
         plan.send_after,
-        plan.status
+        plan.status,
+        plan.purpose,
+        plan.offer_key,
+        plan.payload,
+        plan.plan_built_at
+        {%- for field in address_fields %},
+        addresses.{{ field }}
+        {%- endfor %}
         {%- for column in columns %},
-        {{ 'push_tokens.push_token' if column == 'push_token' else 'persons.' ~ column }} as {{ column }}
+        persons.{{ column }}
         {%- endfor %}
     from plan
-    inner join persons on persons.person_id = plan.person_id
-    {% if 'push_token' in columns %}
-    left join push_tokens on push_tokens.person_id = plan.person_id and push_tokens.recency = 1
-    {% endif %}
+    inner join persons on plan.person_id = persons.person_id
+    inner join addresses on plan.person_id = addresses.person_id
     where not persons.is_erased
-        and case plan.channel
-            {% for channel in cdp_message_channels() %}
-            when '{{ channel }}' then persons.consent_{{ channel }}
-            {% endfor %}
+        and case
+            when plan.purpose = 'transactional' then {{ cdp_consent_for_channel('plan.channel', 'persons', 'transactional') }}
+            else {{ cdp_consent_for_channel('plan.channel', 'persons') }}
         end
 )
 

@@ -7,8 +7,10 @@
     {{ return(adapter.dispatch('cdp_sorted_string_agg', 'cdp')(expression, delimiter)) }}
 {%- endmacro %}
 
+{#- string_agg drops nulls, so where they would sort changes nothing; saying `nulls first`
+    (the default of most warehouses) keeps the SQL transpilable as it is. -#}
 {% macro default__cdp_sorted_string_agg(expression, delimiter) -%}
-    string_agg(distinct {{ expression }}, '{{ delimiter }}' order by {{ expression }})
+    string_agg(distinct {{ expression }}, '{{ delimiter }}' order by {{ expression }} nulls first)
 {%- endmacro %}
 
 {% macro spark__cdp_sorted_string_agg(expression, delimiter) -%}
