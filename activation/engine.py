@@ -1,47 +1,51 @@
-"""The sync engine: diff in the warehouse, deliver in batches, record every outcome.
+"""The sync engine: the two protocols, state sync and message send, step by step.
 
-One engine holds the warehouse's write connection for a whole `cdp sync` (DuckDB takes
-one writer at a time); a dry run reads through a read-only connection and writes
-nothing.
+One run holds the warehouse's write connection for a whole `cdp sync` (DuckDB takes one
+writer at a time); a dry run reads through a read-only connection and writes nothing.
+Every statement on the warehouse is an operation of activation.state.StateStore.
 
-State syncs: the source relation's rows are hashed in SQL and compared with
-activation.sync_state; adds, changes (only changed fields where the provider takes
-partial updates) and, in mirror mode, removes of keys this sync itself synced are
-delivered batch by batch, and each acknowledged batch is committed before the next one
-is sent. A batch the provider rejects as a whole is split until the bad rows are
-isolated; those go to activation.rejected_rows and are retried only once their content
-changes.
+State syncs: the source's rows are hashed and compared with what this sync last
+acknowledged; adds, changes (only the changed fields where the provider takes partial
+updates) and, in mirror mode, removes of keys this sync itself synced are delivered
+batch by batch, and each acknowledged batch is committed while the next one is sent. A
+batch the provider rejects as a whole is split until the bad rows are isolated; those
+are rejected until their content changes.
 
 Message syncs: planned messages whose send_after has passed and that the send ledger
-has not seen are sent once. The ledger row is committed as `pending` before the call and
-updated after it. A `pending` row found at the start of a run is a send interrupted
-between the call and the commit: where the provider deduplicates by our key it is sent
-again with the same key, otherwise it is marked `unknown` and never repeated.
+has not seen are sent once. The ledger rows of a request are committed as `pending`
+before the call and updated after it. A `pending` row found at the start of a run is a
+send interrupted between the call and the commit: where the provider deduplicates by our
+key it is sent again with the same key; where the provider can be asked (Twilio's message
+list) it is looked up and closed as sent, or sent now if the provider has no such
+message; otherwise it is marked `unknown` and never repeated.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from activation.config import ActivationConfig, ConfigError, SyncConfig
+from activation.config_schema import ActivationConfig, SyncConfig
 from activation.destinations import destination_class
 from activation.destinations.base import Destination, Message, Outcome, Record
+from activation.errors import ConfigError
 from activation.http import AmbiguousError, DeliveryError, PermanentError, TransientError
-from activation.jobs import check_jobs, register_jobs
-from activation.state import has_schema, migrate, relation_columns, relation_exists
+from activation.jobs import check_jobs
+from activation.progress import NO_PROGRESS, Progress, Tracker, track
+from activation.report import SyncReport
+from activation.state import Candidate, MergeOutcome, RowOutcome, Send, StateStore, open_state, utc_now
 
-SAMPLE_SIZE = 5
+__all__ = ["SyncReport", "build_destinations", "run_syncs"]
+
 # Batches of a state sync on the wire at once. The token bucket still sets the pace; two in
 # flight let one request's round trip overlap the next one's preparation and the previous
 # one's commit. A crash re-sends at most this many batches (upserts are idempotent).
@@ -49,51 +53,31 @@ PIPELINE_DEPTH = 2
 # Statuses that say the request is wrong for every row (credentials, endpoint, method):
 # splitting the batch would only repeat the same answer, so the sync stops instead.
 _NOT_ROW_SPECIFIC = {401, 403, 404, 405}
-_MESSAGE_COLUMNS = ("message_key", "person_id", "journey", "step", "channel", "send_after", "status")
+_MESSAGE_COLUMNS = ("message_key", "person_id", "journey", "step", "channel", "send_after", "status", "plan_built_at")
+_SEND_COUNTERS = {
+    "sent": "ok",
+    "rejected": "rejected",
+    "failed": "failed",
+    "unknown": "unknown",
+    "skipped": "skipped",
+    "cancelled": "cancelled",
+}
+CONSENT_REVOKED = "consent_revoked_before_send"
+
+log = logging.getLogger(__name__)
+
+
+def _phone_kinds(registry) -> list[str]:
+    """The consent subject types whose value is a phone: `phone` and every channel addressed by one."""
+    return ["phone", *(c for c in registry.names if registry[c].address_field == "phone")]
 
 
 class SyncAborted(Exception):
     """The destination refused in a way no row can fix; the message is safe to print."""
 
 
-@dataclass
-class SyncReport:
-    sync: str
-    destination: str
-    kind: str
-    mode: str
-    status: str = "running"
-    adds: int = 0
-    changes: int = 0
-    removes: int = 0
-    sends: int = 0
-    merges: int = 0
-    managed: int = 0
-    ok: int = 0
-    rejected: int = 0
-    failed: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    invalid: int = 0
-    http_requests: int = 0
-    http_throttled: int = 0
-    jobs_submitted: int = 0
-    jobs_pending: int = 0  # asynchronous imports not finished when the run ended
-    job_rows_rejected: int = 0  # rows finished jobs failed, reconciled by this run
-    error: str | None = None
-    sample: list[str] = field(default_factory=list)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def build_destinations(config: ActivationConfig) -> dict[str, Destination]:
-    return {name: destination_class(c.type)(c) for name, c in config.destinations.items()}
+    return {name: destination_class(c.type)(c, config.channels) for name, c in config.destinations.items()}
 
 
 def run_syncs(
@@ -104,108 +88,90 @@ def run_syncs(
     force: bool = False,
     now: datetime | None = None,
     destinations: dict[str, Destination] | None = None,
+    consents_file: Path | None = None,
+    phone_to_e164: Callable[[str], str | None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[SyncReport]:
+    """Run the configured syncs (or one destination's) against the DuckDB file ``warehouse``.
+
+    ``now`` decides which messages are due (default: the current time); ``force`` lets a
+    sync remove more than its max_remove_share; ``destinations`` replaces the destinations
+    built from ``config`` (tests record their requests). ``consents_file`` is a file of
+    consent events recorded since the build (else consents.new_events_file), read just
+    before sending; ``phone_to_e164`` is the project's phone normalisation, which new
+    consent events need; ``progress`` shows each sync's rows sent as its batches are
+    acknowledged (activation.progress). One report per sync, in order.
+    """
     syncs = config.syncs_for(destination)
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist; run `cdp build` first")
     destinations = destinations or build_destinations(config)
     for sync in syncs:
         destinations[sync.destination].check_sync(sync)
-    conn = duckdb.connect(str(warehouse), read_only=dry_run)
-    try:
+    with open_state(Path(warehouse), read_only=dry_run) as store:
         if not dry_run:
-            migrate(conn)
-            # One writer at a time: a run still marked running was cut off (killed, power loss).
-            conn.execute("update activation.sync_runs set status = 'interrupted', finished_at = ? where status = 'running'", [utc_now()])
-        engine = SyncEngine(conn, config, destinations, dry_run=dry_run, force=force, now=now or utc_now())
-        return [engine.run(sync) for sync in syncs]
-    finally:
-        conn.close()
+            store.mark_interrupted_runs(utc_now())
+        configured = config.consents.new_events_file
+        engine = SyncEngine(
+            store,
+            config,
+            dry_run=dry_run,
+            force=force,
+            now=now or utc_now(),
+            consents_file=consents_file or (Path(configured) if configured else None),
+            phone_to_e164=phone_to_e164,
+            progress=progress,
+        )
+        return [engine.run(sync, destinations[sync.destination]) for sync in syncs]
 
 
 class SyncEngine:
-    def __init__(self, conn: duckdb.DuckDBPyConnection, config: ActivationConfig, destinations: dict[str, Destination],
-                 dry_run: bool, force: bool, now: datetime):
-        self.conn = conn
-        self.config = config
-        self.destinations = destinations
-        self.dry_run = dry_run
-        self.force = force
-        self.now = now
-        # A dry run on a warehouse that never synced has no activation schema: read empty state.
-        self.has_state = has_schema(conn)
+    """The syncs of one `cdp sync`: one report per sync, its run recorded in sync_runs."""
 
-    # ------------------------------------------------------------------ shared plumbing
-    def _state_relation(self, table: str, empty: str) -> str:
-        return f"activation.{table}" if self.has_state else f"(select * from ({empty}) where false)"
+    def __init__(
+        self,
+        store: StateStore,
+        config: ActivationConfig,
+        dry_run: bool,
+        force: bool,
+        now: datetime,
+        consents_file: Path | None = None,
+        phone_to_e164: Callable[[str], str | None] | None = None,
+        progress: Progress = NO_PROGRESS,
+    ):
+        self.store, self.config, self.dry_run, self.force, self.now = store, config, dry_run, force, now
+        self.consents_file, self.phone_to_e164, self.progress = consents_file, phone_to_e164, progress
 
-    @property
-    def sync_state(self) -> str:
-        return self._state_relation("sync_state", "select ''::varchar sync_name, ''::varchar record_key, ''::varchar content_hash, '{}'::json payload, ''::varchar provider_id")
-
-    @property
-    def rejected_rows(self) -> str:
-        return self._state_relation("rejected_rows", "select ''::varchar sync_name, ''::varchar record_key, ''::varchar content_hash, ''::varchar operation")
-
-    @property
-    def send_ledger(self) -> str:
-        return self._state_relation("send_ledger", "select ''::varchar sync_name, ''::varchar message_key, ''::varchar status, ''::varchar content_hash")
-
-    def _transaction(self, work: Callable[[], None]) -> None:
-        self.conn.execute("begin")
-        try:
-            work()
-            self.conn.execute("commit")
-        except BaseException:
-            self.conn.execute("rollback")
-            raise
-
-    def _register(self, name: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
-        self.conn.register(name, pa.Table.from_pylist(rows, schema=schema))
-
-    def run(self, sync: SyncConfig) -> SyncReport:
-        destination = self.destinations[sync.destination]
+    def run(self, sync: SyncConfig, destination: Destination) -> SyncReport:
         report = SyncReport(sync=sync.name, destination=sync.destination, kind=sync.kind, mode=sync.mode)
-        run_id = uuid.uuid4().hex
-        if not relation_exists(self.conn, sync.source):
+        if not self.store.relation_exists(sync.source):
             report.status = "skipped"
             report.error = f"source {sync.source} does not exist yet (build its dbt model first)"
             return report
+        run_id = uuid.uuid4().hex
         requests_before, throttled_before = destination.http.stats.requests, destination.http.stats.throttled
         if not self.dry_run:
-            self.conn.execute(
-                "insert into activation.sync_runs (sync_run_id, sync_name, destination, kind, mode, started_at, status) values (?, ?, ?, ?, ?, ?, 'running')",
-                [run_id, sync.name, sync.destination, sync.kind, sync.mode, self.now],
-            )
+            self.store.start_run(run_id, sync, self.now)
         try:
             if not self.dry_run:
                 destination.prepare()
-            if sync.kind == "state":
-                StateSync(self, sync, destination, run_id, report).run()
-            else:
-                MessageSync(self, sync, destination, run_id, report).run()
+            protocol = StateSync if sync.kind == "state" else MessageSync
+            protocol(self, sync, destination, run_id, report).run()
             if report.status == "running":
-                report.status = "dry_run" if self.dry_run else ("succeeded" if not report.failed else "failed")
+                report.status = "dry_run" if self.dry_run else report.finished_status()
         except (SyncAborted, ConfigError, TransientError, PermanentError, duckdb.Error) as error:
             report.status = "failed"
             report.error = str(error)
         report.http_requests = destination.http.stats.requests - requests_before
         report.http_throttled = destination.http.stats.throttled - throttled_before
         if not self.dry_run:
-            self.conn.execute(
-                """update activation.sync_runs set finished_at = ?, status = ?, adds = ?, changes = ?, removes = ?, sends = ?, merges = ?,
-                   rows_ok = ?, rows_rejected = ?, rows_failed = ?, rows_unknown = ?, rows_skipped = ?, rows_invalid = ?,
-                   http_requests = ?, http_throttled = ?, jobs_submitted = ?, jobs_pending = ?, job_rows_rejected = ?, error = ?
-                   where sync_run_id = ?""",
-                [utc_now(), report.status, report.adds, report.changes, report.removes, report.sends, report.merges,
-                 report.ok, report.rejected, report.failed, report.unknown, report.skipped, report.invalid,
-                 report.http_requests, report.http_throttled, report.jobs_submitted, report.jobs_pending,
-                 report.job_rows_rejected, report.error, run_id],
-            )
+            self.store.finish_run(run_id, report, utc_now())
         return report
 
 
-def deliver(call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter: Callable[[], int]) -> list[tuple[Outcome, int]]:
+def deliver(
+    call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter: Callable[[], int]
+) -> list[tuple[Outcome, int]]:
     """Deliver rows; on a whole-request 4xx split the batch until each bad row stands alone.
 
     Returns (outcome, requests made for the part that carried the row) per row, in order.
@@ -215,7 +181,9 @@ def deliver(call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter
         outcomes = call(rows)
     except PermanentError as error:
         if error.status in _NOT_ROW_SPECIFIC:
-            raise SyncAborted(f"{error} (a credentials, endpoint or configuration problem, not a row problem)") from None
+            raise SyncAborted(
+                f"{error} (a credentials, endpoint or configuration problem, not a row problem)"
+            ) from None
         if len(rows) == 1:
             return [(Outcome(ok=False, error=error.detail or str(error), status=error.status), counter() - before)]
         middle = len(rows) // 2
@@ -227,130 +195,147 @@ def deliver(call: Callable[[list[Any]], list[Outcome]], rows: list[Any], counter
 
 
 class SyncRun:
-    """One run of one sync: what both kinds share."""
+    """One run of one sync: what both protocols share."""
 
     def __init__(self, engine: SyncEngine, sync: SyncConfig, destination: Destination, run_id: str, report: SyncReport):
+        self.store, self.dry_run = engine.store, engine.dry_run
         self.engine, self.sync, self.destination, self.run_id, self.report = engine, sync, destination, run_id, report
-        self.conn = engine.conn
+
+    def _require_columns(self, relation: str, columns: tuple[str, ...], what: str) -> None:
+        present = set(self.store.relation_columns(relation)) if self.store.relation_exists(relation) else set()
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise ConfigError(f"sync {self.sync.name!r}: {what} {relation} lacks columns {', '.join(missing)}")
+
+    def _track(self, total: int) -> AbstractContextManager[Tracker]:
+        return track(f"sync {self.sync.name}", total, log, self.engine.progress)
 
 
 class StateSync(SyncRun):
     def run(self) -> None:
-        follow_jobs = self.destination.async_upserts and not self.engine.dry_run
+        follow_jobs = self.destination.async_upserts and not self.dry_run
         if follow_jobs:
             # Before the diff: a row a finished job failed must not count as synced.
-            check_jobs(self, wait=False)
+            self._check_jobs(wait=False)
+        if not self.dry_run and self.sync.key == "person_id":
+            self._erase()
         self._load_source()
-        if not self.engine.dry_run and self.destination.supports_rekey and self.sync.key == "person_id":
+        if self.sync.consent_channels:
+            self._check_member_consents()
+        if not self.dry_run and self.destination.supports_rekey and self.sync.key == "person_id":
             self._propagate_merges()
         self._diff()
         self._guard()
-        if self.report.status == "refused" or self.engine.dry_run:
+        if self.report.status == "refused" or self.dry_run:
             return
-        for operation in ("add", "change", "remove"):
-            if not self._deliver_operation(operation):
-                break
+        with self._track(self.report.adds + self.report.changes + self.report.removes) as self.sent:
+            for operation in ("add", "change", "remove"):
+                if not self._deliver_operation(operation):
+                    break
         if follow_jobs:
-            check_jobs(self, wait=True)
+            self._check_jobs(wait=True)
+
+    def _erase(self) -> None:
+        """Erased persons leave this sync's state for provider_deletions, and each pending
+        deletion is requested through the destination's own operation (delete_person)."""
+        destination = self.destination
+        for erased in self.engine.config.erasures:
+            if not self.store.relation_exists(erased):
+                continue
+            if not {"person_id", "is_erased"} <= set(self.store.relation_columns(erased)):
+                raise ConfigError(f"erasures relation {erased} needs columns person_id and is_erased")
+            self.store.capture_erasures(
+                self.sync, erased, destination.deletion_fields, destination.deletes_persons, utc_now()
+            )
+        if not destination.deletes_persons:
+            return
+        for key, address in self.store.pending_deletions(self.sync):
+            try:
+                note = destination.delete_person(key, address)
+            except DeliveryError as error:
+                self.store.record_deletion(self.sync, key, False, str(error), utc_now())
+                self.report.deletions_pending += 1
+                self.report.error = f"provider deletions stopped (retried next run): {error}"
+                if isinstance(error, TransientError):
+                    return
+                continue
+            self.store.record_deletion(self.sync, key, True, note, utc_now())
+            self.report.deletions_done += 1
+
+    def _check_member_consents(self) -> None:
+        """Re-read the latest marketing consents of the sync's rows before the diff
+        (StateStore.apply_member_consents): a person who revoked since the build leaves the list."""
+        engine, registry = self.engine, self.engine.config.channels
+        if self.sync.key != "person_id":
+            raise ConfigError(f"sync {self.sync.name!r}: consent_channels need the sync keyed by person_id")
+        fields = {
+            channel: registry[channel].consent_column if registry[channel].consent_column in self.sync.fields else None
+            for channel in self.sync.consent_channels
+        }
+        phone_kinds = _phone_kinds(registry)
+        check = self.store.apply_member_consents(
+            engine.config.consents, fields, phone_kinds, engine.consents_file, engine.phone_to_e164
+        )
+        if check is not None:
+            self.report.sample.append(
+                f"consents checked at sync time: {check.revoked:,} persons left the list since the build"
+            )
+
+    def _check_jobs(self, wait: bool) -> None:
+        check_jobs(self.store, self.sync, self.destination, self.run_id, self.report, wait=wait)
 
     def _load_source(self) -> None:
         sync = self.sync
-        columns = set(relation_columns(self.conn, sync.source))
-        missing = [c for c in (sync.key, *sync.fields) if c not in columns]
-        if missing:
-            raise ConfigError(f"sync {sync.name!r}: {sync.source} lacks columns {', '.join(missing)}")
-        fields = ", ".join(f"{quote(f)} := {quote(f)}" for f in sync.fields)
-        self.conn.execute(f"""
-            create or replace temp table act_source as
-            select cast({quote(sync.key)} as varchar) as record_key, to_json(struct_pack({fields})) as payload
-            from {sync.source}
-        """)
-        self.report.invalid = self.conn.execute("select count(*) from act_source where record_key is null").fetchall()[0][0]
-        duplicates = self.conn.execute(
-            "select count(*) from (select record_key from act_source where record_key is not null group by 1 having count(*) > 1)"
-        ).fetchall()[0][0]
-        if duplicates:
-            raise ConfigError(f"sync {sync.name!r}: {duplicates} keys appear more than once in {sync.source}; a sync model has one row per {sync.key}")
+        self._require_columns(sync.source, (sync.key, *sync.fields), "source")
+        rows = self.store.load_source(sync)
+        self.report.invalid = rows.invalid
+        if rows.duplicate_keys:
+            raise ConfigError(
+                f"sync {sync.name!r}: {rows.duplicate_keys} keys appear more than once in {sync.source}; "
+                f"a sync model has one row per {sync.key}"
+            )
 
     def _diff(self) -> None:
-        sync, engine = self.sync, self.engine
-        changed = ", ".join(
-            f"case when json_extract_string(s.payload, '$.{f}') is distinct from json_extract_string(t.payload, '$.{f}') then '{f}' end"
-            for f in sync.fields
+        diff = self.store.diff(self.sync)
+        self.report.adds, self.report.changes, self.report.removes = (
+            diff.counts.get(operation, 0) for operation in ("add", "change", "remove")
         )
-        operations = {"add-only": "('add')", "upsert": "('add', 'change')", "mirror": "('add', 'change', 'remove')"}[sync.mode]
-        self.conn.execute(f"""
-            create or replace temp table act_diff as
-            with src as (
-                select record_key, payload, md5(cast(payload as varchar)) as content_hash from act_source where record_key is not null
-            ),
-            synced as (select record_key, content_hash, payload from {engine.sync_state} where sync_name = $sync),
-            rejected as (select record_key, content_hash, operation from {engine.rejected_rows} where sync_name = $sync),
-            candidates as (
-                select s.record_key, case when t.record_key is null then 'add' else 'change' end as operation,
-                       s.payload, s.content_hash, t.payload as previous,
-                       case when t.record_key is not null then list_filter([{changed}], lambda x: x is not null) end as changed_fields
-                from src s
-                left join synced t using (record_key)
-                left join rejected r using (record_key)
-                where (t.record_key is null or t.content_hash <> s.content_hash)
-                  and (r.record_key is null or r.content_hash <> s.content_hash)
-                union all
-                select t.record_key, 'remove', null, null, t.payload, null
-                from synced t
-                where not exists (select 1 from src s where s.record_key = t.record_key)
-                  and not exists (select 1 from rejected r where r.record_key = t.record_key and r.operation = 'remove')
-            )
-            select row_number() over (order by operation, record_key) as seq, *
-            from candidates where operation in {operations}
-        """, {"sync": sync.name})
-        counts = dict(self.conn.execute("select operation, count(*) from act_diff group by 1").fetchall())
-        self.report.adds, self.report.changes, self.report.removes = (counts.get(k, 0) for k in ("add", "change", "remove"))
-        self.report.managed = self.conn.execute(f"select count(*) from {engine.sync_state} where sync_name = ?", [sync.name]).fetchall()[0][0]
-        self.had_rejections = self.conn.execute(f"select count(*) from {engine.rejected_rows} where sync_name = ?", [sync.name]).fetchall()[0][0] > 0
-        # Keys and changed field names only: enough to judge a sync, no personal values.
-        for operation in ("add", "change", "remove"):
-            rows = self.conn.execute(
-                "select record_key, changed_fields from act_diff where operation = ? order by seq limit ?", [operation, SAMPLE_SIZE]
-            ).fetchall()
-            for key, changed_fields in rows:
-                detail = f" ({', '.join(changed_fields)})" if changed_fields else ""
-                self.report.sample.append(f"{operation} {key}{detail}")
+        self.report.managed = diff.managed
+        self.has_rejections = diff.has_rejections
+        for operation, key, changed_fields in diff.sample:
+            detail = f" ({', '.join(changed_fields)})" if changed_fields else ""
+            self.report.sample.append(f"{operation} {key}{detail}")
 
     def _guard(self) -> None:
         report, share = self.report, self.sync.max_remove_share
         if report.removes and report.managed and report.removes > share * report.managed and not self.engine.force:
             report.status = "refused"
             report.error = (
-                f"would remove {report.removes:,} of {report.managed:,} synced keys ({report.removes / report.managed:.0%}), "
-                f"more than max_remove_share {share:.0%}; check the source or rerun with --force"
+                f"would remove {report.removes:,} of {report.managed:,} synced keys "
+                f"({report.removes / report.managed:.0%}), more than max_remove_share {share:.0%}; "
+                "check the source or rerun with --force"
             )
 
     def _batch(self, operation: str, start: int, end: int) -> list[Record]:
-        """Rows seq in [start, end) of one operation; JSON is parsed once per batch, not per row."""
-        keys, payloads, previous, changed = self.conn.execute(
-            """select list(record_key order by seq),
-                      '[' || string_agg(coalesce(cast(payload as varchar), 'null'), ',' order by seq) || ']',
-                      '[' || string_agg(coalesce(cast(previous as varchar), 'null'), ',' order by seq) || ']',
-                      list(changed_fields order by seq)
-               from act_diff where operation = ? and seq >= ? and seq < ?""",
-            [operation, start, end],
-        ).fetchall()[0]
-        payloads, previous = json.loads(payloads), json.loads(previous)
         records = []
-        for key, payload, before, changed_fields in zip(keys, payloads, previous, changed):
-            payload = payload or {}
+        for row in self.store.diff_rows(operation, start, end):
+            fields = row.payload or {}
             if operation == "change" and self.destination.partial_updates:
-                payload = {f: payload.get(f) for f in changed_fields}
-            records.append(Record(key=key, fields=payload, previous=before))
+                fields = {f: fields.get(f) for f in row.changed_fields}
+            records.append(Record(key=row.key, fields=fields, previous=row.previous))
         return records
 
-    def _send(self, operation: str, records: list[Record]) -> tuple[list[tuple[Outcome, int]] | None, TransientError | None]:
+    def _send(
+        self, operation: str, records: list[Record]
+    ) -> tuple[list[tuple[Outcome, int]] | None, TransientError | None]:
         call = self.destination.remove if operation == "remove" else self.destination.upsert
         try:
-            return deliver(lambda part: call(part, self.sync), records, self.destination.http.requests_in_this_thread), None
+            results = deliver(
+                lambda part: call(part, self.sync), records, self.destination.http.requests_in_this_thread
+            )
         except TransientError as error:
             return None, error
+        return results, None
 
     def _deliver_operation(self, operation: str) -> bool:
         """Send one operation's rows batch by batch; False once the provider stays unavailable.
@@ -359,10 +344,11 @@ class StateSync(SyncRun):
         the warehouse work overlaps the provider's answer time. State is still committed only
         for batches the provider acknowledged.
         """
-        batch_size = self.destination.batch_size("remove" if operation == "remove" else "upsert")
-        first, last = self.conn.execute("select min(seq), max(seq) from act_diff where operation = ?", [operation]).fetchall()[0]
-        if first is None:
+        span = self.store.operation_range(operation)
+        if span is None:
             return True
+        first, last = span
+        batch_size = self.destination.batch_size("remove" if operation == "remove" else "upsert")
         bounds = [(start, min(start + batch_size, last + 1)) for start in range(first, last + 1, batch_size)]
         healthy = True
         in_flight: deque[tuple[int, int, Future]] = deque()
@@ -386,67 +372,34 @@ class StateSync(SyncRun):
             results = [(Outcome(ok=False, error=str(error), status=error.status), error.attempts)] * count
             self.report.failed += count
             self.report.error = str(error)
-        statuses = ["failed" if error is not None else ("ok" if o.ok else "rejected") for o, _ in results]
-        self.report.ok += statuses.count("ok")
-        if self.destination.async_upserts and operation != "remove":
-            self.report.jobs_submitted += len({o.provider_id for (o, _), status in zip(results, statuses) if status == "ok" and o.provider_id})
-        self.report.rejected += statuses.count("rejected")
-        outcome = pa.table({
-            "seq": pa.array(range(start, start + count), pa.int64()),
-            "status": pa.array(statuses, pa.string()),
-            "error": pa.array([o.error for o, _ in results], pa.string()),
-            "http_status": pa.array([o.status for o, _ in results], pa.int32()),
-            "attempts": pa.array([a for _, a in results], pa.int32()),
-            "provider_id": pa.array([o.provider_id for o, _ in results], pa.string()),
-        })
-        self.conn.register("act_outcome", outcome)
-        params = {"sync": self.sync.name, "now": utc_now(), "run": self.run_id}
-        # A range filter lets DuckDB skip the rest of act_diff instead of scanning it per batch.
-        batch = f"(select * from act_diff where seq >= {int(start)} and seq < {int(end)}) as"
-
-        def work() -> None:
-            conn = self.conn
-            conn.execute(f"""
-                insert into activation.sync_log
-                select $run, $sync, d.record_key, d.operation, o.status, o.error, o.http_status, o.attempts, o.provider_id, $now
-                from act_outcome o join {batch} d using (seq)
-            """, params)
-            if error is not None:
-                return
-            # ON CONFLICT goes through the primary key index; a join with the whole state
-            # table would make every batch cost as much as everything synced so far.
-            conn.execute(f"""
-                insert into activation.sync_state
-                select $sync, d.record_key, d.content_hash, d.payload, o.provider_id, $now, $now, $run
-                from act_outcome o join {batch} d using (seq)
-                where o.status = 'ok' and d.operation in ('add', 'change')
-                on conflict (sync_name, record_key) do update set
-                    content_hash = excluded.content_hash, payload = excluded.payload,
-                    provider_id = coalesce(excluded.provider_id, sync_state.provider_id),
-                    last_synced_at = excluded.last_synced_at, last_sync_run_id = excluded.last_sync_run_id
-            """, params)
-            if self.destination.async_upserts and operation != "remove":
-                register_jobs(self, batch, params)
-            if operation == "remove":
-                conn.execute(f"""
-                    delete from activation.sync_state where sync_name = $sync and record_key in
-                    (select d.record_key from act_outcome o join {batch} d using (seq) where o.status = 'ok')
-                """, {"sync": params["sync"]})
-            if self.had_rejections:
-                conn.execute(f"""
-                    delete from activation.rejected_rows where sync_name = $sync and record_key in
-                    (select d.record_key from act_outcome o join {batch} d using (seq) where o.status = 'ok')
-                """, {"sync": params["sync"]})
-            conn.execute(f"""
-                insert or replace into activation.rejected_rows
-                select $sync, d.record_key, coalesce(d.content_hash, ''), d.operation, o.error, o.http_status, $now, $run
-                from act_outcome o join {batch} d using (seq) where o.status = 'rejected'
-            """, params)
-
-        try:
-            self.engine._transaction(work)
-        finally:
-            self.conn.unregister("act_outcome")
+        outcomes = [
+            RowOutcome(
+                status="failed" if error is not None else ("ok" if outcome.ok else "rejected"),
+                error=outcome.error,
+                http_status=outcome.status,
+                attempts=attempts,
+                provider_id=outcome.provider_id,
+            )
+            for outcome, attempts in results
+        ]
+        self.report.ok += sum(o.status == "ok" for o in outcomes)
+        self.report.rejected += sum(o.status == "rejected" for o in outcomes)
+        tracks_jobs = self.destination.async_upserts
+        if tracks_jobs and operation != "remove":
+            self.report.jobs_submitted += len({o.provider_id for o in outcomes if o.status == "ok" and o.provider_id})
+        self.store.record_batch(
+            self.sync,
+            self.run_id,
+            operation,
+            start,
+            outcomes,
+            delivered=error is None,
+            tracks_jobs=tracks_jobs,
+            clears_rejections=self.has_rejections,
+            now=utc_now(),
+        )
+        if error is None:
+            self.sent.advance(count)
         return error is None
 
     def _propagate_merges(self) -> None:
@@ -457,227 +410,207 @@ class StateSync(SyncRun):
         loser simply leaves the source and is removed like any other key (mirror mode).
         """
         merge_log = self.engine.config.merge_log
-        if not merge_log or not relation_exists(self.conn, merge_log):
+        if not merge_log or not self.store.relation_exists(merge_log):
             return
         needed = {"loser_person_id", "winner_person_id", "merged_at"}
-        if not needed <= set(relation_columns(self.conn, merge_log)):
+        if not needed <= set(self.store.relation_columns(merge_log)):
             raise ConfigError(f"merge log {merge_log} needs columns {', '.join(sorted(needed))}")
-        pairs = self.conn.execute(f"""
-            with merges as (
-                select cast(loser_person_id as varchar) as loser, cast(winner_person_id as varchar) as winner, merged_at
-                from {merge_log}
-            ),
-            latest as (
-                select * from merges qualify row_number() over (partition by loser order by merged_at desc) = 1
-            ),
-            movable as (
-                select l.loser, l.winner, l.merged_at, cast(s.payload as varchar) as payload
-                from latest l
-                join activation.sync_state s on s.sync_name = $sync and s.record_key = l.loser
-                where not exists (select 1 from activation.sync_state w where w.sync_name = $sync and w.record_key = l.winner)
-                  and not exists (select 1 from activation.merge_state ms
-                                  where ms.sync_name = $sync and ms.loser_person_id = l.loser and ms.winner_person_id = l.winner)
-                -- two profiles merged into one winner: only the earliest moves, the other is removed as usual
-                qualify row_number() over (partition by l.winner order by l.merged_at, l.loser) = 1
-            )
-            select loser, winner, merged_at, payload from movable order by merged_at, loser
-        """, {"sync": self.sync.name}).fetchall()
+        pairs = self.store.movable_merges(self.sync, merge_log)
         size = self.destination.batch_size("rekey")
         for start in range(0, len(pairs), size):
-            chunk = pairs[start:start + size]
-            records = [Record(key=loser, fields={}, previous=json.loads(payload), new_key=winner) for loser, winner, _, payload in chunk]
-            results = deliver(lambda part: self.destination.rekey(part, self.sync), records, self.destination.http.requests_in_this_thread)
-            now = utc_now()
-
-            def work() -> None:
-                for (loser, winner, merged_at, _), (outcome, attempts) in zip(chunk, results):
-                    if outcome.ok:
-                        self.conn.execute(
-                            "update activation.sync_state set record_key = ?, last_sync_run_id = ? where sync_name = ? and record_key = ?",
-                            [winner, self.run_id, self.sync.name, loser],
-                        )
-                    self.conn.execute(
-                        "insert or replace into activation.merge_state values (?, ?, ?, ?, ?, ?, ?)",
-                        [self.sync.name, loser, winner, merged_at, "moved" if outcome.ok else "not_moved", outcome.error, now],
-                    )
-                    self.conn.execute(
-                        "insert into activation.sync_log values (?, ?, ?, 'merge', ?, ?, ?, ?, ?, ?)",
-                        [self.run_id, self.sync.name, loser, "ok" if outcome.ok else "rejected", outcome.error, outcome.status, attempts, outcome.provider_id, now],
-                    )
-
-            self.engine._transaction(work)
-            self.report.merges += sum(1 for outcome, _ in results if outcome.ok)
-
-
-_LEDGER_SCHEMA = pa.schema([
-    ("message_key", pa.string()), ("person_id", pa.string()), ("channel", pa.string()), ("journey", pa.string()),
-    ("step", pa.string()), ("content_hash", pa.string()), ("recipient", pa.string()), ("status", pa.string()),
-    ("provider_message_id", pa.string()), ("error", pa.string()), ("http_status", pa.int32()), ("attempts", pa.int32()),
-])
-_RECIPIENT_FIELD = {"email": "email", "sms": "phone", "whatsapp": "phone", "app_push": "push_token", "web_push": "push_token"}
+            chunk = pairs[start : start + size]
+            records = [
+                Record(key=loser, fields={}, previous=payload, new_key=winner) for loser, winner, _, payload in chunk
+            ]
+            results = deliver(
+                lambda part: self.destination.rekey(part, self.sync),
+                records,
+                self.destination.http.requests_in_this_thread,
+            )
+            merges = [
+                MergeOutcome(
+                    loser=loser,
+                    winner=winner,
+                    merged_at=merged_at,
+                    moved=outcome.ok,
+                    error=outcome.error,
+                    http_status=outcome.status,
+                    attempts=attempts,
+                    provider_id=outcome.provider_id,
+                )
+                for (loser, winner, merged_at, _), (outcome, attempts) in zip(chunk, results, strict=True)
+            ]
+            self.store.record_merges(self.sync, self.run_id, merges, utc_now())
+            self.report.merges += sum(1 for merge in merges if merge.moved)
 
 
 class MessageSync(SyncRun):
     def run(self) -> None:
         self._candidates()
-        if self.engine.dry_run:
+        if self._plan_too_old():
+            return
+        self._check_consents()
+        if self.dry_run:
             return
         self._reconcile()
-        last = self.conn.execute("select coalesce(max(seq), 0) from act_messages").fetchall()[0][0]
         size = self.destination.batch_size("send")
-        for start in range(1, last + 1, size):
-            rows = self.conn.execute(
-                "select message_key, person_id, channel, journey, step, cast(payload as varchar), content_hash "
-                "from act_messages where seq >= ? and seq < ? order by seq", [start, start + size]
-            ).fetchall()
-            if not self._send_batch(rows):
-                return
+        with self._track(self.report.sends) as sent:
+            for start in range(1, self.report.sends + 1, size):
+                rows = self.store.candidates(start, start + size)
+                if not self._send_batch(rows):
+                    return
+                sent.advance(len(rows))
 
     def _candidates(self) -> None:
-        sync, engine = self.sync, self.engine
-        columns = set(relation_columns(self.conn, sync.source))
-        missing = [c for c in (*_MESSAGE_COLUMNS, *sync.fields) if c not in columns]
-        if missing:
-            raise ConfigError(f"sync {sync.name!r}: {sync.source} lacks columns {', '.join(missing)}")
-        join = sync.join
-        extra = ""
-        if join:
-            join_columns = set(relation_columns(self.conn, join.relation)) if relation_exists(self.conn, join.relation) else set()
-            absent = [c for c in (join.on, *join.columns) if c not in join_columns]
-            if absent:
-                raise ConfigError(f"sync {sync.name!r}: join relation {join.relation} lacks columns {', '.join(absent)}")
-            extra = f"left join {join.relation} j on j.{quote(join.on)} = p.person_id"
-        field_sources = [f"{quote(f)} := p.{quote(f)}" for f in sync.fields]
-        field_sources += [f"{quote(c)} := j.{quote(c)}" for c in (join.columns if join else ())]
-        payload = f"to_json(struct_pack({', '.join(field_sources)}))" if field_sources else "'{}'::json"
-        # A pending row is repeated only where the provider deduplicates by our key.
-        resend_pending = "true" if self.destination.idempotent_sends else "false"
-        self.conn.execute(f"""
-            create or replace temp table act_messages as
-            with planned as (
-                select cast(p.message_key as varchar) as message_key, cast(p.person_id as varchar) as person_id,
-                       cast(p.channel as varchar) as channel, cast(p.journey as varchar) as journey, cast(p.step as varchar) as step,
-                       {payload} as payload
-                from {sync.source} p {extra}
-                where p.status = 'planned' and p.send_after <= $now and p.channel in $channels and p.message_key is not null
-            ),
-            hashed as (select *, md5(cast(payload as varchar)) as content_hash from planned)
-            select row_number() over (order by h.journey, h.step, h.message_key) as seq, h.*
-            from hashed h left join {engine.send_ledger} l on l.message_key = h.message_key
-            where l.message_key is null
-               or l.status = 'failed'
-               or (l.status = 'pending' and {resend_pending} and l.sync_name = $sync)
-               or (l.status = 'rejected' and l.content_hash is distinct from h.content_hash)
-        """, {"now": engine.now, "channels": list(sync.channels), "sync": sync.name})
-        self.report.sends = self.conn.execute("select count(*) from act_messages").fetchall()[0][0]
-        by_channel = self.conn.execute("select channel, count(*) from act_messages group by 1 order by 1").fetchall()
-        self.report.sample = [f"send {n:,} {channel}" for channel, n in by_channel]
+        sync = self.sync
+        self._require_columns(sync.source, (*_MESSAGE_COLUMNS, *sync.fields), "source")
+        if sync.join:
+            self._require_columns(sync.join.relation, (sync.join.on, *sync.join.columns), "join relation")
+        # A pending row is taken up again only where the provider deduplicates by our key or can be asked.
+        resend_pending = self.destination.idempotent_sends or self.destination.looks_up_sends
+        self.has_purpose = "purpose" in self.store.relation_columns(sync.source)
+        candidates = self.store.load_candidates(
+            sync, self.engine.now, resend_pending=resend_pending, has_purpose=self.has_purpose
+        )
+        self.report.sends = candidates.total
+        self.report.sample = [f"send {n:,} {channel}" for channel, n in candidates.by_channel]
         self.report.sample += [
-            f"send {key} ({journey}.{step}, {channel})"
-            for key, journey, step, channel in self.conn.execute(
-                "select message_key, journey, step, channel from act_messages order by seq limit ?", [SAMPLE_SIZE]
-            ).fetchall()
+            f"send {key} ({journey}.{step}, {channel})" for key, journey, step, channel in candidates.sample
         ]
+
+    def _check_consents(self) -> None:
+        """Re-read the latest consents just before sending (StateStore.apply_consents): a message
+        whose person revoked consent for its channel and purpose since the plan is cancelled."""
+        engine, consents = self.engine, self.engine.config.consents
+        new_events = engine.consents_file is not None or consents.new_events_relation is not None
+        if not self.has_purpose:
+            if new_events:
+                raise ConfigError(
+                    f"sync {self.sync.name!r}: source {self.sync.source} has no purpose column, "
+                    "which checking consents at send time needs"
+                )
+            return
+        registry = engine.config.channels
+        phone_kinds = _phone_kinds(registry)
+        check = self.store.apply_consents(
+            consents, list(self.sync.channels), phone_kinds, engine.consents_file, engine.phone_to_e164
+        )
+        if check is None:
+            return
+        summary = f"consents checked at send time: {check.revoked:,} messages revoked since the plan"
+        if new_events:
+            summary += f"; {check.new_events:,} new consent events, {check.unresolved:,} of unknown subjects"
+        self.report.sample.append(summary)
+
+    def _plan_too_old(self) -> bool:
+        """A plan older than max_plan_age_hours may send what is no longer true (a goal met, consent revoked)."""
+        built_at = self.store.plan_built_at(self.sync.source)
+        limit = self.engine.config.max_plan_age_hours
+        if built_at is None or (self.engine.now - built_at).total_seconds() <= limit * 3600:
+            return False
+        self.report.status = "refused"
+        self.report.error = (
+            f"the plan in {self.sync.source} was built at {built_at:%Y-%m-%d %H:%M} UTC, more than max_plan_age_hours "
+            f"({limit:g}) before now ({self.engine.now:%Y-%m-%d %H:%M} UTC); run `cdp build` first"
+        )
+        return True
 
     def _reconcile(self) -> None:
         """Pending sends left by an interrupted run that will not be repeated become unknown."""
-        now = utc_now()
-        stale = self.conn.execute("""
-            select message_key, person_id, channel, journey, step, content_hash, null, 'unknown', provider_message_id,
-                   'interrupted between the provider call and its record; not repeated (the provider takes no idempotency key)', http_status, attempts
-            from activation.send_ledger l
-            where sync_name = ? and status = 'pending' and message_key not in (select message_key from act_messages)
-        """, [self.sync.name]).fetchall()
-        if not stale:
-            return
-        rows = [dict(zip(_LEDGER_SCHEMA.names, r)) for r in stale]
-        self._record_outcomes(rows, now)
-        self.report.unknown += len(rows)
+        stale = self.store.interrupted_sends(self.sync)
+        if stale:
+            self._record_outcomes(stale)
 
-    def _send_batch(self, rows: list[tuple]) -> bool:
+    def _recipient_field(self, channel: str) -> str | None:
+        """The field holding the address the message goes to: what the destination requires for
+        the channel (FCM addresses web push by token too), else the registry's address field."""
+        required = self.destination.required_message_fields.get(channel)
+        return required[0] if required else self.engine.config.channels[channel].address_field
+
+    def _send_batch(self, rows: list[Candidate]) -> bool:
         """Send one batch under the ledger's protocol; False when the sync must stop."""
         messages, prepared, local = [], [], []
-        for key, person_id, channel, journey, step, payload, content_hash in rows:
-            fields = json.loads(payload)
-            entry = {"message_key": key, "person_id": person_id, "channel": channel, "journey": journey, "step": step,
-                     "content_hash": content_hash, "recipient": fields.get(_RECIPIENT_FIELD[channel]),
-                     "status": "pending", "provider_message_id": None, "error": None, "http_status": None, "attempts": 1}
-            missing = [c for c in self.destination.required_message_fields.get(channel, ()) if fields.get(c) in (None, "")]
-            if missing:
-                local.append(entry | {"status": "rejected", "error": f"no {', '.join(missing)} for this {channel} message", "attempts": 0})
+        for row in rows:
+            key, person_id, channel, fields = row.message_key, row.person_id, row.channel, row.fields
+            journey, step = row.journey, row.step
+            recipient_field = self._recipient_field(channel)
+            send = Send(
+                message_key=key,
+                person_id=person_id,
+                channel=channel,
+                journey=journey,
+                step=step,
+                content_hash=row.content_hash,
+                recipient=fields.get(recipient_field) if recipient_field else None,
+                status="pending",
+            )
+            send.under(row.consent)
+            revoked = row.consent is not None and row.consent.status == "revoked"
+            # An interrupted send may have gone out before the revocation: asked first where the provider can be.
+            if revoked and not (row.pending_since is not None and self.destination.looks_up_sends):
+                send.status, send.attempts, send.error = "cancelled", 0, CONSENT_REVOKED
+                local.append(send)
                 continue
-            messages.append(Message(message_key=key, person_id=person_id, channel=channel, journey=journey, step=step, fields=fields))
-            prepared.append(entry)
-        now = utc_now()
+            required = self.destination.required_message_fields.get(channel, ())
+            missing = [c for c in required if fields.get(c) in (None, "")]
+            if missing:
+                send.status, send.attempts = "rejected", 0
+                send.error = f"no {', '.join(missing)} for this {channel} message"
+                local.append(send)
+                continue
+            message = Message(key, person_id, channel, journey, step, fields)
+            if row.pending_since is not None and self.destination.looks_up_sends:
+                asked, provider_id = self._look_up(message, row.pending_since)
+                if not asked:  # stays pending, asked again next run
+                    self.report.unknown += 1
+                    continue
+                if provider_id is not None:  # it went out before the crash: closed as sent, not repeated
+                    send.status, send.provider_message_id = "sent", provider_id
+                    local.append(send)
+                    continue
+                if revoked:
+                    send.status, send.attempts, send.error = "cancelled", 0, CONSENT_REVOKED
+                    local.append(send)
+                    continue
+            messages.append(message)
+            prepared.append(send)
         if local:
-            self._record_outcomes(local, now)
-            self.report.rejected += len(local)
+            self._record_outcomes(local)
         if not messages:
             return True
-        self._record_intent(prepared, now)
+        self.store.record_intent(self.sync, self.run_id, prepared, utc_now())
         stop = False
         try:
-            results = deliver(lambda part: self.destination.send(part, self.sync), messages, self.destination.http.requests_in_this_thread)
-            for entry, (outcome, attempts) in zip(prepared, results):
-                entry["attempts"] = attempts
-                entry["provider_message_id"] = outcome.provider_id
-                entry["error"] = outcome.error
-                entry["http_status"] = outcome.status
-                entry["status"] = "sent" if outcome.ok else ("skipped" if outcome.skipped else "rejected")
+            results = deliver(
+                lambda part: self.destination.send(part, self.sync),
+                messages,
+                self.destination.http.requests_in_this_thread,
+            )
+            for send, (outcome, attempts) in zip(prepared, results, strict=True):
+                send.attempts, send.provider_message_id = attempts, outcome.provider_id
+                send.error, send.http_status = outcome.error, outcome.status
+                send.status = "sent" if outcome.ok else ("skipped" if outcome.skipped else "rejected")
         except (AmbiguousError, TransientError) as error:
-            status = "unknown" if isinstance(error, AmbiguousError) else "failed"
-            for entry in prepared:
-                entry.update(status=status, error=str(error), http_status=error.status, attempts=error.attempts)
+            for send in prepared:
+                send.status = "unknown" if isinstance(error, AmbiguousError) else "failed"
+                send.error, send.http_status, send.attempts = str(error), error.status, error.attempts
             stop = isinstance(error, TransientError)
             self.report.error = str(error)
-        self._record_outcomes(prepared, utc_now())
-        for entry in prepared:
-            counter = {"sent": "ok", "rejected": "rejected", "failed": "failed", "unknown": "unknown", "skipped": "skipped"}[entry["status"]]
-            setattr(self.report, counter, getattr(self.report, counter) + 1)
+        self._record_outcomes(prepared)
         return not stop
 
-    def _record_intent(self, entries: list[dict[str, Any]], now: datetime) -> None:
-        self.engine._register("act_intent", entries, _LEDGER_SCHEMA)
+    def _look_up(self, message: Message, pending_since: datetime) -> tuple[bool, str | None]:
+        """Ask the provider whether an interrupted send went out: (asked, its id if found).
 
-        def work() -> None:
-            self.conn.execute("""
-                insert or replace into activation.send_ledger
-                select i.message_key, $sync, $destination, i.person_id, i.channel, i.journey, i.step, i.content_hash, 'pending',
-                       coalesce(l.attempts, 0) + 1, null, null, null, $now, null, $run
-                from act_intent i left join activation.send_ledger l on l.message_key = i.message_key
-            """, {"sync": self.sync.name, "destination": self.sync.destination, "now": now, "run": self.run_id})
+        Not found means it never reached the provider, so it is sent now."""
+        try:
+            return True, self.destination.find_sent(message, pending_since)
+        except DeliveryError as error:
+            self.report.error = f"could not ask whether interrupted sends went out (asked again next run): {error}"
+            return False, None
 
-        self.engine._transaction(work)
-        self.conn.unregister("act_intent")
-
-    def _record_outcomes(self, entries: list[dict[str, Any]], now: datetime) -> None:
-        """Ledger outcome, per-row log and message events in one transaction."""
-        self.engine._register("act_outcome", entries, _LEDGER_SCHEMA)
-        params = {"sync": self.sync.name, "destination": self.sync.destination, "provider": self.destination.type_name, "now": now, "run": self.run_id}
-
-        def work() -> None:
-            conn = self.conn
-            # A skipped message (e.g. no template configured yet) leaves no ledger row, so it goes out once fixed.
-            conn.execute("delete from activation.send_ledger where message_key in (select message_key from act_outcome where status = 'skipped')")
-            conn.execute("""
-                insert or replace into activation.send_ledger
-                select o.message_key, $sync, $destination, o.person_id, o.channel, o.journey, o.step, o.content_hash, o.status,
-                       coalesce(l.attempts, o.attempts), o.provider_message_id, o.error, o.http_status,
-                       coalesce(l.intent_at, $now), $now, $run
-                from act_outcome o left join activation.send_ledger l on l.message_key = o.message_key
-                where o.status <> 'skipped'
-            """, {k: params[k] for k in ("sync", "destination", "now", "run")})
-            conn.execute("""
-                insert into activation.sync_log
-                select $run, $sync, message_key, 'send', case status when 'sent' then 'ok' else status end, error, http_status, attempts,
-                       provider_message_id, $now from act_outcome
-            """, {k: params[k] for k in ("run", "sync", "now")})
-            conn.execute("""
-                insert into activation.message_events
-                select md5(concat_ws('|', message_key, status, $run)), message_key, provider_message_id, $provider, $destination, channel,
-                       person_id, recipient, journey, step, case status when 'rejected' then 'failed' else status end, $now, $run
-                from act_outcome where status in ('sent', 'rejected', 'unknown')
-            """, {k: params[k] for k in ("run", "provider", "destination", "now")})
-
-        self.engine._transaction(work)
-        self.conn.unregister("act_outcome")
+    def _record_outcomes(self, sends: list[Send]) -> None:
+        self.store.record_outcomes(self.sync, self.destination.type_name, self.run_id, sends, utc_now())
+        for send in sends:
+            counter = _SEND_COUNTERS[send.status]
+            setattr(self.report, counter, getattr(self.report, counter) + 1)

@@ -1,6 +1,7 @@
 """Destinations, one module each: `type: NAME` in activation.yml loads the module
 `activation.destinations.NAME` and its Destination subclass whose type_name is NAME, so
-a new destination is one module plus one configuration entry."""
+a new destination is one module plus one configuration entry (and its stand-in,
+activation/standins/NAME.py, found the same way)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import importlib
 import pkgutil
 import re
 
-from activation.config import ConfigError
 from activation.destinations.base import Destination
+from activation.errors import ConfigError
 
 _MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -18,16 +19,16 @@ def available_types() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_"))
 
 
-def destination_class(type_name: object, context: str = "destination") -> type[Destination]:
-    if not isinstance(type_name, str) or not _MODULE_NAME.match(type_name) or type_name == "base":
-        raise ConfigError(f"{context}: type must be one of {', '.join(available_types())}, got {type_name!r}")
-    try:
-        module = importlib.import_module(f"{__name__}.{type_name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.{type_name}":
-            raise
-        raise ConfigError(f"{context}: unknown type {type_name!r} (available: {', '.join(available_types())})") from None
+def destination_class(type_name: object) -> type[Destination]:
+    """The Destination subclass for ``type_name``; ConfigError names the types there are."""
+    if not isinstance(type_name, str) or not _MODULE_NAME.match(type_name) or type_name not in available_types():
+        raise ConfigError(f"unknown destination type {type_name!r} (available: {', '.join(available_types())})")
+    module = importlib.import_module(f"{__name__}.{type_name}")
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Destination) and getattr(value, "type_name", None) == type_name:
+        if (
+            isinstance(value, type)
+            and issubclass(value, Destination)
+            and getattr(value, "type_name", None) == type_name
+        ):
             return value
-    raise ConfigError(f"{context}: module for {type_name!r} defines no Destination with type_name {type_name!r}")
+    raise ConfigError(f"module {module.__name__} defines no Destination whose type_name is {type_name!r}")

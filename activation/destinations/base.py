@@ -7,18 +7,23 @@ engine then splits the batch to isolate the bad rows. Anything transient raises
 TransientError and the engine stops the sync with its state saved up to the last
 acknowledged batch.
 
-Class attributes declare what the provider offers and its documented limits, so that
-configuration, the engine and the docs read them from one place.
+Class attributes declare what the provider offers, its documented limits and the
+model of its `settings`, so that configuration, the engine and the docs read them from
+one place.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
-from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.http import Backoff, HttpPolicy, RateLimiter
+from pydantic import Field
+
+from activation.channels import ChannelRegistry
+from activation.config_schema import DestinationConfig, DestinationSettings, SyncConfig
+from activation.http import Backoff, HttpPolicy, RateLimit, RateLimiter
 
 
 @dataclass
@@ -41,6 +46,25 @@ class Message:
     journey: str
     step: str
     fields: dict[str, Any] = field(default_factory=dict)  # addresses and personalisation
+
+    def content(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What a template can use: the sync's fields, and beside them the plan's payload
+        spread out (products, recommended products, tier, points, offer; lists joined
+        with ", "), so `{recommended_product_ids}` works in any destination's template.
+        A field of the sync wins over a payload key of the same name."""
+        content = {key: value for key, value in self.fields.items() if key not in exclude}
+        payload = self.fields.get("payload")
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                payload = None
+        if isinstance(payload, dict):
+            for key, value in payload.items():
+                if key not in exclude:
+                    joined = ", ".join(str(item) for item in value) if isinstance(value, list) else value
+                    content.setdefault(key, joined)
+        return content
 
 
 @dataclass
@@ -82,10 +106,19 @@ class JobResult:
     detail: str | None = None  # e.g. why a job failed, or failed rows no key could be found for
 
 
+class TemplateSettings(DestinationSettings):
+    """Settings of a destination whose content is a provider template per journey step."""
+
+    # `<journey>.<step>`, `<journey>` or `default` -> the provider's template reference.
+    templates: dict[str, Any] = Field(default_factory=dict)
+
+
 class Destination:
     type_name: ClassVar[str]
     default_base_url: ClassVar[str]
-    credential_names: ClassVar[tuple[str, ...]] = ()
+    credential_names: ClassVar[tuple[str, ...]] = ()  # each must be configured
+    optional_credential_names: ClassVar[tuple[str, ...]] = ()  # may be configured (check_credentials decides)
+    Settings: ClassVar[type[DestinationSettings]] = DestinationSettings
     channels: ClassVar[frozenset[str]] = frozenset()
     supports_state: ClassVar[bool] = False
     partial_updates: ClassVar[bool] = False  # a change may carry only the changed fields
@@ -93,18 +126,29 @@ class Destination:
     # The provider deduplicates a repeated send by our message_key, so a send whose
     # outcome is unknown may be repeated safely.
     idempotent_sends: ClassVar[bool] = False
+    # The provider can be asked whether a send went out (find_sent): a send an interrupted
+    # run left pending is looked up, then closed as sent or sent now.
+    looks_up_sends: ClassVar[bool] = False
+    # The provider has a delete or privacy operation for a person (erasure): delete_person.
+    # Fields of the synced payload it needs, kept in activation state until it is done.
+    deletes_persons: ClassVar[bool] = False
+    deletion_fields: ClassVar[tuple[str, ...]] = ()
     # upsert() answers with a job id per row; check_job() tells how the job went.
     async_upserts: ClassVar[bool] = False
     required_state_fields: ClassVar[tuple[str, ...]] = ()
     required_message_fields: ClassVar[dict[str, tuple[str, ...]]] = {}  # channel -> columns
     # Rows per request, per engine operation (upsert, remove, send), at the provider's limit.
     default_batch_sizes: ClassVar[dict[str, int]] = {}
+    # The provider's limits where they are above the default: a send batch is what one crash
+    # can leave unknown, so a provider that cannot be asked afterwards defaults to far less.
+    max_batch_sizes: ClassVar[dict[str, int]] = {}
     default_rate_limits: ClassVar[dict[str, RateLimit]] = {}
     min_wait_after_429: ClassVar[float] = 0.0
 
-    def __init__(self, config: DestinationConfig, http: HttpPolicy | None = None):
+    def __init__(self, config: DestinationConfig, channel_registry: ChannelRegistry, http: HttpPolicy | None = None):
         self.config = config
         self.settings = config.settings
+        self.channel_registry = channel_registry
         self.http = http or HttpPolicy(
             RateLimiter(config.rate_limits),
             max_attempts=config.max_attempts,
@@ -113,8 +157,22 @@ class Destination:
         )
 
     @classmethod
-    def check_settings(cls, config: DestinationConfig, context: str) -> None:
-        """Raise ConfigError naming the missing or wrong setting."""
+    def check_credentials(cls, credentials: dict[str, str]) -> None:
+        """Raise ValueError when the configured credentials (names only) do not fit together."""
+
+    @classmethod
+    def supported_channels(cls, channel_registry: ChannelRegistry) -> frozenset[str]:
+        """The channels of the registry this provider sends."""
+        return cls.channels
+
+    @classmethod
+    def demo_credential(cls, name: str, standin: Any) -> str:
+        """A throw-away value this type's stand-in (activation/standins/<type>.py) accepts for ``name``.
+
+        `cdp demo` and `cdp sync --stand-in` give every credential variable such a value,
+        so that a run against the stand-ins can never reach a provider with a real key.
+        Most stand-ins take any value; a type whose stand-in checks one overrides this."""
+        return f"demo-{name}"
 
     def prepare(self) -> None:
         """Before a sync sends anything: raise ConfigError if a credential cannot be had.
@@ -125,12 +183,6 @@ class Destination:
         token (FCM) does so here."""
         for name in self.config.credentials:
             self.config.credential(name)
-
-    @classmethod
-    def required_settings(cls, config: DestinationConfig, context: str, *names: str) -> None:
-        missing = [n for n in names if not config.settings.get(n)]
-        if missing:
-            raise ConfigError(f"{context}: settings need {', '.join(missing)}")
 
     def check_sync(self, sync: SyncConfig) -> None:
         """Raise ConfigError if this sync's fields cannot be mapped to the provider."""
@@ -169,6 +221,18 @@ class Destination:
                 outcomes.append(self.send_one(message, template, sync))
         return outcomes
 
+    def delete_person(self, key: str, address: dict[str, Any]) -> str | None:
+        """Ask the provider to delete the person synced under ``key`` (erasure); ``address``
+        holds the deletion_fields last synced. None when done, else why there was nothing
+        to delete by. Raises a DeliveryError when the request fails (retried next run)."""
+        raise NotImplementedError(f"{self.type_name} has no operation to delete a person")
+
+    def find_sent(self, message: Message, intent_at: datetime) -> str | None:
+        """The provider's id of ``message`` if it went out after ``intent_at``, else None
+        (destinations that declare looks_up_sends). Raises a DeliveryError when the
+        provider cannot be asked now."""
+        raise NotImplementedError(f"{self.type_name} cannot be asked whether a message went out")
+
     def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
         raise NotImplementedError(f"{self.type_name} sends no messages")
 
@@ -176,7 +240,7 @@ class Destination:
         """The provider's template reference for this journey step (settings.templates).
 
         Keys are `<journey>.<step>`, `<journey>`, or `default`, most specific first."""
-        templates = self.settings.get("templates") or {}
+        templates = self.settings.templates
         for candidate in (f"{message.journey}.{message.step}", message.journey, "default"):
             if candidate in templates:
                 return templates[candidate]

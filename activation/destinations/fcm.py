@@ -19,40 +19,59 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import google.auth.exceptions
 import google.auth.transport.requests
 from google.oauth2 import service_account
+from pydantic import Field
 
-from activation.config import ConfigError, DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, ok, rejected, text_fields
-from activation.http import TransientError
+from activation.config_schema import Strict, SyncConfig
+from activation.destinations.base import Destination, Message, Outcome, TemplateSettings, ok, rejected, text_fields
+from activation.errors import ConfigError
+from activation.http import RateLimit, TransientError
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 CREDENTIAL_CHOICES = ("service_account_key", "access_token")
 
 
+class FcmTemplate(Strict):
+    title: str = ""  # `{field}` placeholders are filled from the message's fields
+    body: str = ""
+
+
+class FcmSettings(TemplateSettings):
+    project_id: str
+    templates: dict[str, FcmTemplate] = Field(default_factory=dict)
+
+
 class Fcm(Destination):
     type_name = "fcm"
     default_base_url = "https://fcm.googleapis.com"
-    credential_names = ()  # one of CREDENTIAL_CHOICES, checked in check_settings
+    optional_credential_names = CREDENTIAL_CHOICES  # exactly one (check_credentials)
+    Settings = FcmSettings
     channels = frozenset({"app_push", "web_push"})
-    required_message_fields = {"app_push": ("push_token",), "web_push": ("push_token",)}
-    default_batch_sizes = {"send": 1}
-    default_rate_limits = {"messages": RateLimit(per_second=10_000.0, burst=10_000)}
+    required_message_fields: ClassVar[dict[str, tuple[str, ...]]] = {
+        "app_push": ("push_token",),
+        "web_push": ("push_token",),
+    }
+    default_batch_sizes: ClassVar[dict[str, int]] = {"send": 1}
+    default_rate_limits: ClassVar[dict[str, RateLimit]] = {"messages": RateLimit(per_second=10_000.0, burst=10_000)}
     min_wait_after_429 = 60.0
 
     _service_account: service_account.Credentials | None = None
 
     @classmethod
-    def check_settings(cls, config: DestinationConfig, context: str) -> None:
-        cls.required_settings(config, context, "project_id")
-        given = [name for name in CREDENTIAL_CHOICES if name in config.credentials]
-        if len(given) != 1:
-            raise ConfigError(
-                f"{context}: credentials need exactly one of {' or '.join(CREDENTIAL_CHOICES)} (an environment variable name)"
-            )
+    def check_credentials(cls, credentials: dict[str, str]) -> None:
+        if sum(name in credentials for name in CREDENTIAL_CHOICES) != 1:
+            raise ValueError(f"need exactly one of {' or '.join(CREDENTIAL_CHOICES)} (an environment variable name)")
+
+    @classmethod
+    def demo_credential(cls, name: str, standin: Any) -> str:
+        # A fresh key whose token endpoint is the stand-in, which then checks the tokens it issues.
+        return (
+            standin.service_account_key() if name == "service_account_key" else super().demo_credential(name, standin)
+        )
 
     def prepare(self) -> None:
         super().prepare()
@@ -68,11 +87,14 @@ class Fcm(Destination):
             text = value if value.lstrip().startswith("{") else Path(value).read_text()
             return service_account.Credentials.from_service_account_info(json.loads(text), scopes=[SCOPE])
         except OSError as error:
-            raise ConfigError(f"destination {self.config.name!r}: the key file named by {variable} cannot be read ({error.strerror})") from None
+            raise ConfigError(
+                f"destination {self.config.name!r}: the key file named by {variable} cannot be read ({error.strerror})"
+            ) from None
         except (ValueError, KeyError) as error:
             # Never the key's text: only which kind of problem it has.
             raise ConfigError(
-                f"destination {self.config.name!r}: {variable} does not hold a service-account key ({type(error).__name__})"
+                f"destination {self.config.name!r}: {variable} does not hold a service-account key "
+                f"({type(error).__name__})"
             ) from None
 
     def _bearer_token(self) -> str:
@@ -85,15 +107,19 @@ class Fcm(Destination):
                 # A refused key is wrong for every message: the message is recorded as
                 # failed (it was not sent; the next run tries again) and the sync stops.
                 reason = str(error.args[0]) if error.args else "refused"
-                raise TransientError(f"messages: the token endpoint refused the service-account key ({reason[:200]})") from None
+                raise TransientError(
+                    f"messages: the token endpoint refused the service-account key ({reason[:200]})"
+                ) from None
             except google.auth.exceptions.TransportError as error:
                 raise TransientError(f"messages: no answer from the token endpoint ({type(error).__name__})") from None
         return self._service_account.token
 
-    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
-        variables = text_fields(message.fields, exclude=("push_token",))
+    def send_one(self, message: Message, template: FcmTemplate, sync: SyncConfig) -> Outcome:
+        variables = text_fields(message.content(exclude=("push_token",)))
         try:
-            notification = {part: string.Formatter().vformat(str(template.get(part, "")), (), variables) for part in ("title", "body")}
+            notification = {
+                part: string.Formatter().vformat(getattr(template, part), (), variables) for part in ("title", "body")
+            }
         except (KeyError, IndexError, ValueError, AttributeError) as error:
             return rejected(f"template for {message.journey}.{message.step} cannot be filled: {error}")
         body = {
@@ -104,7 +130,11 @@ class Fcm(Destination):
             }
         }
         response = self.http.request(
-            "messages", "POST", self.url(f"/v1/projects/{self.settings['project_id']}/messages:send"),
-            json=body, headers={"Authorization": f"Bearer {self._bearer_token()}"}, repeatable=False,
+            "messages",
+            "POST",
+            self.url(f"/v1/projects/{self.settings.project_id}/messages:send"),
+            json=body,
+            headers={"Authorization": f"Bearer {self._bearer_token()}"},
+            repeatable=False,
         )
         return ok(response.json().get("name"))

@@ -10,30 +10,50 @@ message per six seconds to the same user, which the message plan's caps already 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from activation.config import DestinationConfig, RateLimit, SyncConfig
-from activation.destinations.base import Destination, Message, Outcome, ok, rejected
+from pydantic import Field, field_validator
+
+from activation.config_schema import Strict, SyncConfig
+from activation.destinations.base import Destination, Message, Outcome, TemplateSettings, ok, rejected
+from activation.http import RateLimit
+
+
+class WhatsAppTemplate(Strict):
+    name: str
+    language: str | None = None  # default: settings.language
+
+
+class WhatsAppCloudSettings(TemplateSettings):
+    phone_number_id: str
+    api_version: str = "v23.0"
+    language: str = "en"
+    # An approved template's name, or {name, language}.
+    templates: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
+    body_parameters: tuple[str, ...] = ()  # fields, in the template's parameter order
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _named_templates(cls, templates: Any) -> Any:
+        if not isinstance(templates, dict):
+            return templates
+        return {step: {"name": t} if isinstance(t, str) else t for step, t in templates.items()}
 
 
 class WhatsAppCloud(Destination):
     type_name = "whatsapp_cloud"
     default_base_url = "https://graph.facebook.com"
     credential_names = ("access_token",)
+    Settings = WhatsAppCloudSettings
     channels = frozenset({"whatsapp"})
-    required_message_fields = {"whatsapp": ("phone",)}
-    default_batch_sizes = {"send": 1}
-    default_rate_limits = {"messages": RateLimit(per_second=80.0, burst=80)}
+    required_message_fields: ClassVar[dict[str, tuple[str, ...]]] = {"whatsapp": ("phone",)}
+    default_batch_sizes: ClassVar[dict[str, int]] = {"send": 1}
+    default_rate_limits: ClassVar[dict[str, RateLimit]] = {"messages": RateLimit(per_second=80.0, burst=80)}
 
-    @classmethod
-    def check_settings(cls, config: DestinationConfig, context: str) -> None:
-        cls.required_settings(config, context, "phone_number_id")
-
-    def send_one(self, message: Message, template: Any, sync: SyncConfig) -> Outcome:
-        if isinstance(template, str):
-            template = {"name": template}
-        parameter_fields = self.settings.get("body_parameters") or []
-        missing = [f for f in parameter_fields if message.fields.get(f) in (None, "")]
+    def send_one(self, message: Message, template: WhatsAppTemplate, sync: SyncConfig) -> Outcome:
+        parameter_fields = self.settings.body_parameters
+        content = message.content()
+        missing = [f for f in parameter_fields if content.get(f) in (None, "")]
         if missing:
             return rejected(f"template parameters without a value: {', '.join(missing)}")
         body = {
@@ -42,18 +62,25 @@ class WhatsAppCloud(Destination):
             "to": str(message.fields["phone"]),
             "type": "template",
             "template": {
-                "name": template["name"],
-                "language": {"policy": "deterministic", "code": template.get("language", self.settings.get("language", "en"))},
+                "name": template.name,
+                "language": {"policy": "deterministic", "code": template.language or self.settings.language},
             },
         }
         if parameter_fields:
             body["template"]["components"] = [
-                {"type": "body", "parameters": [{"type": "text", "text": str(message.fields[f])} for f in parameter_fields]}
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": str(content[f])} for f in parameter_fields],
+                }
             ]
-        version = self.settings.get("api_version", "v23.0")
+        version = self.settings.api_version
         response = self.http.request(
-            "messages", "POST", self.url(f"/{version}/{self.settings['phone_number_id']}/messages"),
-            json=body, headers={"Authorization": f"Bearer {self.config.credential('access_token')}"}, repeatable=False,
+            "messages",
+            "POST",
+            self.url(f"/{version}/{self.settings.phone_number_id}/messages"),
+            json=body,
+            headers={"Authorization": f"Bearer {self.config.credential('access_token')}"},
+            repeatable=False,
         )
         sent = response.json().get("messages") or [{}]
         return ok(sent[0].get("id"))

@@ -9,9 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from activation.channels import read_channels
 from activation.config import ActivationConfig, parse_config
-from activation.standin import Standin
+from activation.standins import Standin
+from activation.state import utc_now
 
+PROJECT = Path(__file__).resolve().parents[2]
+# The project's channel registry (dbt_project.yml), which activation checks syncs against.
+CHANNELS = read_channels(PROJECT / "dbt_project.yml")
 NOW = datetime(2026, 11, 20, 9, 0, 0)
 SECRETS = {
     "TEST_KLAVIYO_KEY": "pk_test_0123456789",
@@ -25,10 +30,16 @@ SECRETS = {
 }
 
 
-def create_members(conn: duckdb.DuckDBPyConnection, count: int, relation: str = "marts.sync_test__members", bad_every: int = 0) -> None:
+def create_members(
+    conn: duckdb.DuckDBPyConnection, count: int, relation: str = "marts.sync_test__members", bad_every: int = 0
+) -> None:
     """A sync model: one row per person with traits; every `bad_every`-th email is refused by the stand-in."""
     conn.execute("create schema if not exists marts")
-    domain = f"case when i % {bad_every} = 0 then '@invalid.example' else '@example.com' end" if bad_every else "'@example.com'"
+    domain = (
+        f"case when i % {bad_every} = 0 then '@invalid.example' else '@example.com' end"
+        if bad_every
+        else "'@example.com'"
+    )
     conn.execute(f"""
         create or replace table {relation} as
         select 'p' || lpad(cast(i as varchar), 7, '0') as person_id,
@@ -44,25 +55,31 @@ def create_members(conn: duckdb.DuckDBPyConnection, count: int, relation: str = 
 
 def create_plan(conn: duckdb.DuckDBPyConnection, people: int = 6) -> None:
     """dim_persons and fct_message_plan with the output contract's columns, a push-token sync
-    model, and every channel planned for each person (some not yet due, some suppressed)."""
+    model, and every channel planned for each person (some not yet due, some suppressed). The
+    plan is built now, so that no sync refuses it as too old (max_plan_age_hours)."""
     conn.execute("create schema if not exists marts")
     conn.execute(f"""
         create or replace table marts.dim_persons as
-        select 'p' || i as person_id, 'p' || i || '@example.com' as email, '+1555000' || lpad(cast(i as varchar), 4, '0') as phone,
-               'First' || i as first_name
+        select 'p' || i as person_id, 'p' || i || '@example.com' as email,
+               '+1555000' || lpad(cast(i as varchar), 4, '0') as phone,
+               'First' || i as first_name, false as is_erased
         from range(1, {people} + 1) t(i)
     """)
     conn.execute(f"""
         create or replace table marts.fct_message_plan as
         select md5('p' || i || channel) as message_key, 'p' || i as person_id, 'welcome' as journey, 1 as step, channel,
-               case when i = {people} then timestamp '2026-11-21 09:00:00' else timestamp '2026-11-20 08:00:00' end as send_after,
+               case when i = {people} then timestamp '2026-11-21 09:00:00'
+                    else timestamp '2026-11-20 08:00:00' end as send_after,
                case when i = {people} - 1 then 'suppressed' else 'planned' end as status,
-               case when i = {people} - 1 then 'no_consent' end as suppression_reason
-        from range(1, {people} + 1) t(i), (values ('email'), ('sms'), ('whatsapp'), ('app_push'), ('web_push')) c(channel)
+               case when i = {people} - 1 then 'no_consent' end as suppression_reason,
+               timestamp '{utc_now():%Y-%m-%d %H:%M:%S}' as plan_built_at
+        from range(1, {people} + 1) t(i), (values ('email'), ('sms'), ('whatsapp'), ('app_push'),
+            ('web_push')) c(channel)
     """)
     conn.execute("""
         create or replace table marts.sync_fcm__messages as
-        select p.*, 'fcm-token-' || p.person_id as push_token from marts.fct_message_plan p where channel in ('app_push', 'web_push')
+        select p.*, 'fcm-token-' || p.person_id as push_token
+        from marts.fct_message_plan p where channel in ('app_push', 'web_push')
     """)
 
 
@@ -84,7 +101,8 @@ def warehouse(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def standin():
-    with Standin(webhook_secret=SECRETS["TEST_WEBHOOK_SECRET"]) as server:
+    with Standin() as server:
+        server["webhook"].signing_secret = SECRETS["TEST_WEBHOOK_SECRET"]
         yield server
 
 
@@ -97,18 +115,28 @@ def klaviyo_destination(base_url: str, **overrides) -> dict:
         "max_attempts": 4,
         "timeout_seconds": 2,
         # The documented limits are exercised by `make bench-sync`; tests run unthrottled.
-        "rate_limits": {name: {"per_second": 1000, "burst": 100} for name in ("bulk_import", "list_membership", "profile_import", "subscriptions", "events")},
+        "rate_limits": {
+            name: {"per_second": 1000, "burst": 100}
+            for name in ("bulk_import", "list_membership", "profile_import", "subscriptions", "events")
+        },
     }
     return entry | overrides
 
 
 def state_sync(**overrides) -> dict:
     entry = {
-        "name": "members", "source": "marts.sync_test__members", "destination": "klaviyo", "kind": "state", "mode": "mirror",
-        "key": "person_id", "fields": ["email", "first_name", "loyalty_tier", "consent_email"],
+        "name": "members",
+        "source": "marts.sync_test__members",
+        "destination": "klaviyo",
+        "kind": "state",
+        "mode": "mirror",
+        "key": "person_id",
+        "fields": ["email", "first_name", "loyalty_tier", "consent_email"],
     }
     return entry | overrides
 
 
-def make_config(destinations: dict, syncs: list[dict], merge_log: str | None = "marts.fct_person_merges") -> ActivationConfig:
-    return parse_config({"destinations": destinations, "syncs": syncs, "merge_log": merge_log})
+def make_config(
+    destinations: dict, syncs: list[dict], merge_log: str | None = "marts.fct_person_merges"
+) -> ActivationConfig:
+    return parse_config({"destinations": destinations, "syncs": syncs, "merge_log": merge_log}, CHANNELS)

@@ -25,19 +25,31 @@ def query(warehouse, sql):
 
 def fcm_config(standin, credentials=None):
     destination = {
-        "type": "fcm", "base_url": standin.url, "credentials": credentials or {"service_account_key": KEY_VARIABLE},
+        "type": "fcm",
+        "base_url": standin.url,
+        "credentials": {"service_account_key": KEY_VARIABLE} if credentials is None else credentials,
         "settings": {"project_id": "retail-cdp", "templates": {"default": {"title": "Hi {person_id}", "body": "News"}}},
     }
-    sync = {"name": "push", "source": "marts.sync_fcm__messages", "destination": "fcm", "kind": "message",
-            "channels": ["app_push", "web_push"], "fields": ["push_token", "person_id"]}
+    sync = {
+        "name": "push",
+        "source": "marts.sync_fcm__messages",
+        "destination": "fcm",
+        "kind": "message",
+        "channels": ["app_push", "web_push"],
+        "fields": ["push_token", "person_id"],
+    }
     return make_config({"fcm": destination}, [sync])
 
 
 def due_messages(warehouse) -> set[str]:
-    return {r[0] for r in query(
-        warehouse,
-        f"select message_key from marts.sync_fcm__messages where status = 'planned' and send_after <= timestamp '{NOW}'",
-    )}
+    return {
+        r[0]
+        for r in query(
+            warehouse,
+            "select message_key from marts.sync_fcm__messages "
+            f"where status = 'planned' and send_after <= timestamp '{NOW}'",
+        )
+    }
 
 
 def run(warehouse, config):
@@ -45,8 +57,10 @@ def run(warehouse, config):
 
 
 @pytest.mark.parametrize("held_as", ["file", "json"])
-def test_a_service_account_key_gets_a_token_and_every_due_push_goes_once(warehouse, standin, monkeypatch, tmp_path, held_as):
-    key = standin.service_account_key()
+def test_a_service_account_key_gets_a_token_and_every_due_push_goes_once(
+    warehouse, standin, monkeypatch, tmp_path, held_as
+):
+    key = standin["fcm"].service_account_key()
     if held_as == "file":
         (tmp_path / "key.json").write_text(key)
         monkeypatch.setenv(KEY_VARIABLE, str(tmp_path / "key.json"))
@@ -54,48 +68,49 @@ def test_a_service_account_key_gets_a_token_and_every_due_push_goes_once(warehou
         monkeypatch.setenv(KEY_VARIABLE, key)
     report = run(warehouse, fcm_config(standin))
     assert report.status == "succeeded" and report.ok == len(due_messages(warehouse)) > 0
-    assert set(standin.state.deliveries) == due_messages(warehouse)
+    assert set(standin.deliveries) == due_messages(warehouse)
     # One token for the whole run: it is valid for an hour.
-    assert standin.state.requests["/token"] == 1
+    assert standin.requests["/token"] == 1
 
 
 def test_a_token_near_its_expiry_is_refreshed_before_a_send(warehouse, standin, monkeypatch):
     # google-auth refreshes a token within a few minutes of its expiry; one that lives
     # a minute is therefore renewed before every send, and the stand-in refuses sends
     # with a token it did not issue or that has expired.
-    standin.token_lifetime_seconds = 60
-    monkeypatch.setenv(KEY_VARIABLE, standin.service_account_key())
+    standin["fcm"].token_lifetime_seconds = 60
+    monkeypatch.setenv(KEY_VARIABLE, standin["fcm"].service_account_key())
     report = run(warehouse, fcm_config(standin))
     sent = len(due_messages(warehouse))
     assert report.status == "succeeded" and report.ok == sent
-    assert standin.state.requests["/token"] == sent  # a fresh token for every send
+    assert standin.requests["/token"] == sent  # a fresh token for every send
 
 
 def test_a_refused_key_stops_the_sync_and_the_next_run_sends_what_it_could_not(warehouse, standin, monkeypatch):
-    key = standin.service_account_key()
+    key = standin["fcm"].service_account_key()
     monkeypatch.setenv(KEY_VARIABLE, key)
     # Google no longer knows this key (e.g. it was deleted): the signature does not verify.
     client_email = json.loads(key)["client_email"]
-    registered = standin.service_accounts[client_email]
-    standin.service_accounts[client_email] = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    registered = standin["fcm"].service_accounts[client_email]
+    unknown_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    standin["fcm"].service_accounts[client_email] = unknown_key.public_key()
     report = run(warehouse, fcm_config(standin))
     assert report.status == "failed" and "token endpoint refused the service-account key" in report.error
     assert "PRIVATE KEY" not in report.error
-    assert not standin.state.deliveries
+    assert not standin.deliveries
     # The message it stopped at is recorded as failed, not as "may have been sent".
     assert query(warehouse, "select status, count(*) from activation.send_ledger group by status") == [("failed", 1)]
-    standin.service_accounts[client_email] = registered  # the key is valid again
+    standin["fcm"].service_accounts[client_email] = registered  # the key is valid again
     again = run(warehouse, fcm_config(standin))
     assert again.status == "succeeded" and again.ok == len(due_messages(warehouse))
-    assert set(standin.state.deliveries) == due_messages(warehouse) and set(standin.state.deliveries.values()) == {1}
+    assert set(standin.deliveries) == due_messages(warehouse) and set(standin.deliveries.values()) == {1}
 
 
 def test_an_unchanged_rerun_asks_nothing_of_the_provider_not_even_a_token(warehouse, standin, monkeypatch):
-    monkeypatch.setenv(KEY_VARIABLE, standin.service_account_key())
+    monkeypatch.setenv(KEY_VARIABLE, standin["fcm"].service_account_key())
     run(warehouse, fcm_config(standin))
-    requests = sum(standin.state.requests.values())
+    requests = sum(standin.requests.values())
     assert run(warehouse, fcm_config(standin)).sends == 0
-    assert sum(standin.state.requests.values()) == requests
+    assert sum(standin.requests.values()) == requests
 
 
 def test_a_variable_that_holds_no_key_is_named_without_its_value(warehouse, standin, monkeypatch):
@@ -106,10 +121,10 @@ def test_a_variable_that_holds_no_key_is_named_without_its_value(warehouse, stan
     monkeypatch.setenv(KEY_VARIABLE, "/nowhere/key.json")
     report = run(warehouse, fcm_config(standin))
     assert report.status == "failed" and "cannot be read" in report.error
-    assert not standin.state.deliveries
+    assert not standin.deliveries
 
 
 @pytest.mark.parametrize("credentials", [{}, {"service_account_key": KEY_VARIABLE, "access_token": "TEST_FCM_TOKEN"}])
 def test_exactly_one_kind_of_credential_is_configured(standin, credentials):
     with pytest.raises(ConfigError, match="exactly one of service_account_key or access_token"):
-        fcm_config(standin, credentials=credentials or {"unrelated": "X"})
+        fcm_config(standin, credentials=credentials)

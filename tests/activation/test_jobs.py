@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from activation.engine import run_syncs
-from activation.standin import JOB_ERROR_MARK
+from activation.standins import JOB_ERROR_MARK
 from tests.activation.conftest import NOW, create_members, klaviyo_destination, make_config, state_sync
 
 
@@ -18,10 +18,16 @@ def query(warehouse, sql, params=None):
 
 def sendgrid_destination(base_url: str, **overrides) -> dict:
     entry = {
-        "type": "sendgrid", "base_url": base_url, "credentials": {"api_key": "TEST_SENDGRID_KEY"},
+        "type": "sendgrid",
+        "base_url": base_url,
+        "credentials": {"api_key": "TEST_SENDGRID_KEY"},
         "settings": {"list_id": "00000000-0000-4000-8000-000000000001", "custom_fields": {"loyalty_tier": "e1_T"}},
-        "rate_limits": {name: {"per_second": 1000, "burst": 100} for name in ("contacts", "search", "list_membership", "mail", "jobs")},
-        "timeout_seconds": 2, "max_attempts": 3,
+        "rate_limits": {
+            name: {"per_second": 1000, "burst": 100}
+            for name in ("contacts", "search", "list_membership", "mail", "jobs")
+        },
+        "timeout_seconds": 2,
+        "max_attempts": 3,
     }
     return entry | overrides
 
@@ -30,17 +36,29 @@ def with_job_errors(warehouse, every: int) -> set[str]:
     """Give every `every`-th member an address the stand-in's import job fails; their keys."""
     with duckdb.connect(str(warehouse)) as conn:
         create_members(conn, 40)
-        conn.execute(f"update marts.sync_test__members set email = person_id || '{JOB_ERROR_MARK}' where cast(substr(person_id, 2) as integer) % {every} = 0")
-        return {k for (k,) in conn.execute("select person_id from marts.sync_test__members where email like ?", [f"%{JOB_ERROR_MARK}"]).fetchall()}
+        conn.execute(
+            f"update marts.sync_test__members set email = person_id || '{JOB_ERROR_MARK}' "
+            f"where cast(substr(person_id, 2) as integer) % {every} = 0"
+        )
+        return {
+            k
+            for (k,) in conn.execute(
+                "select person_id from marts.sync_test__members where email like ?", [f"%{JOB_ERROR_MARK}"]
+            ).fetchall()
+        }
 
 
 @pytest.mark.parametrize("destination", ["klaviyo", "sendgrid"])
 def test_rows_a_finished_job_failed_are_rejected_until_they_change(warehouse, standin, secrets, destination):
     failing = with_job_errors(warehouse, every=20)  # p0000020 and p0000040: the first batch of 15 has none
-    entry = (klaviyo_destination if destination == "klaviyo" else sendgrid_destination)(standin.url, batch_sizes={"upsert": 15})
-    config = make_config({destination: entry}, [state_sync(destination=destination, fields=["email", "first_name", "loyalty_tier"])])
+    entry = (klaviyo_destination if destination == "klaviyo" else sendgrid_destination)(
+        standin.url, batch_sizes={"upsert": 15}
+    )
+    config = make_config(
+        {destination: entry}, [state_sync(destination=destination, fields=["email", "first_name", "loyalty_tier"])]
+    )
     report = run_syncs(warehouse, config, now=NOW)[0]
-    assert report.status == "succeeded" and report.jobs_submitted == 3 and report.jobs_pending == 0
+    assert report.status == "needs_attention" and report.jobs_submitted == 3 and report.jobs_pending == 0
     assert report.job_rows_rejected == len(failing) and report.rejected == len(failing)
     assert report.ok == report.adds - len(failing)
     rejected = query(warehouse, "select record_key, operation, error from activation.rejected_rows")
@@ -53,14 +71,16 @@ def test_rows_a_finished_job_failed_are_rejected_until_they_change(warehouse, st
     jobs = dict(query(warehouse, "select job_id, status from activation.provider_jobs"))
     assert {k for k, _ in logged} == failing and {job for _, job in logged} <= set(jobs)
     assert set(jobs.values()) == {"completed", "errored"}
-    (ok, rows_rejected), = query(warehouse, "select rows_ok, rows_rejected from activation.sync_runs")
+    ((ok, rows_rejected),) = query(warehouse, "select rows_ok, rows_rejected from activation.sync_runs")
     assert (ok, rows_rejected) == (report.ok, report.rejected)
 
     again = run_syncs(warehouse, config, now=NOW)[0]
     assert (again.adds, again.changes, again.http_requests) == (0, 0, 0)
     fixed = sorted(failing)[0]
     with duckdb.connect(str(warehouse)) as conn:
-        conn.execute("update marts.sync_test__members set email = person_id || '@example.com' where person_id = ?", [fixed])
+        conn.execute(
+            "update marts.sync_test__members set email = person_id || '@example.com' where person_id = ?", [fixed]
+        )
     healed = run_syncs(warehouse, config, now=NOW)[0]
     assert (healed.adds, healed.ok, healed.job_rows_rejected) == (1, 1, 0)
     assert {k for (k,) in query(warehouse, "select record_key from activation.rejected_rows")} == failing - {fixed}
@@ -70,11 +90,16 @@ def test_a_change_a_job_fails_keeps_the_key_managed_and_the_next_change_sends_ev
     config = make_config({"klaviyo": klaviyo_destination(standin.url)}, [state_sync()])
     run_syncs(warehouse, config, now=NOW)
     with duckdb.connect(str(warehouse)) as conn:
-        conn.execute(f"update marts.sync_test__members set email = 'moved{JOB_ERROR_MARK}' where person_id = 'p0000002'")
+        conn.execute(
+            f"update marts.sync_test__members set email = 'moved{JOB_ERROR_MARK}' where person_id = 'p0000002'"
+        )
     report = run_syncs(warehouse, config, now=NOW)[0]
     assert (report.changes, report.job_rows_rejected) == (1, 1)
     assert query(warehouse, "select operation from activation.rejected_rows") == [("change",)]
-    assert query(warehouse, "select content_hash, cast(payload as varchar) from activation.sync_state where record_key = 'p0000002'") == [("", "{}")]
+    assert query(
+        warehouse,
+        "select content_hash, cast(payload as varchar) from activation.sync_state where record_key = 'p0000002'",
+    ) == [("", "{}")]
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("update marts.sync_test__members set email = 'moved@example.com' where person_id = 'p0000002'")
     healed = run_syncs(warehouse, config, dry_run=True, now=NOW)[0]
@@ -83,7 +108,7 @@ def test_a_change_a_job_fails_keeps_the_key_managed_and_the_next_change_sends_ev
 
 
 def test_jobs_still_running_at_the_end_are_reconciled_by_the_next_run(warehouse, secrets):
-    from activation.standin import Standin
+    from activation.standins import Standin
 
     failing = with_job_errors(warehouse, every=10)
     with Standin(job_checks_pending=3) as standin:
@@ -99,19 +124,21 @@ def test_jobs_still_running_at_the_end_are_reconciled_by_the_next_run(warehouse,
     # Reconciled before the diff: the failed rows are rejected, not re-sent.
     assert (second.job_rows_rejected, second.jobs_pending, second.adds) == (len(failing), 0, 0)
     # The run that sent the rows reports what finally became of them.
-    submitting = query(warehouse, "select rows_ok, rows_rejected, jobs_pending from activation.sync_runs where jobs_submitted = 1")
+    submitting = query(
+        warehouse, "select rows_ok, rows_rejected, jobs_pending from activation.sync_runs where jobs_submitted = 1"
+    )
     assert submitting == [(first.ok - len(failing), len(failing), 1)]
 
 
 def test_waiting_for_jobs_is_bounded(warehouse, secrets):
-    from activation.standin import Standin
+    from activation.standins import Standin
 
     with duckdb.connect(str(warehouse)) as conn:
         create_members(conn, 10)
     with Standin(job_checks_pending=10_000) as standin:
         entry = klaviyo_destination(standin.url, job_wait_seconds=0.5, job_poll_seconds=0.1)
         report = run_syncs(warehouse, make_config({"klaviyo": entry}, [state_sync()]), now=NOW)[0]
-        checks = standin.state.jobs[next(iter(standin.state.jobs))].checks
+        checks = standin.jobs[next(iter(standin.jobs))].checks
     assert report.status == "succeeded" and report.jobs_pending == 1
     # Checks after 0, 0.1 and 0.3 s; the next pause (0.4 s) would pass the budget.
     assert 2 <= checks <= 3

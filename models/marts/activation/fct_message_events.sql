@@ -4,11 +4,22 @@
     written by `cdp sync`), each with the person it concerns now. Profiles read the
     engagement from here (preferred_channel); the message plan reads "already sent".
 
-    Provider events name a recipient, resolved to a person through the identity graph:
-    e-mail address, phone for SMS and WhatsApp, push token (else device) for app push,
-    browser id for web push. Activation events name the person the message was planned
-    for; an id merged away since is followed to its survivor (int_person_ids_resolved).
+    Provider events name a recipient, resolved to a person through the identity graph
+    by the identifier types the channel registry (cdp__channels) lists for the channel,
+    in its order: e-mail address, phone for SMS and WhatsApp, push token (else device)
+    for app push, browser id for web push. Activation events name the person the message
+    was planned for; an id merged away since is followed to its survivor
+    (int_person_ids_resolved). Activation's table has its real types (its migrations run
+    before dbt), so it is read as it is.
 #}
+
+{%- set recipient_types = [] -%}
+{%- for channel in cdp_channels() -%}
+    {%- for identifier_type in channel.identifier_types -%}
+        {%- do recipient_types.append({
+            'channel': channel.channel, 'identifier_type': identifier_type, 'preference': loop.index}) -%}
+    {%- endfor -%}
+{%- endfor %}
 
 with provider_events as (
     select * from {{ ref('stg_messaging__message_events') }}
@@ -27,12 +38,15 @@ person_ids as (
 ),
 
 recipient_types as (
-    select 'email' as channel, 'email' as identifier_type, 1 as preference
-    union all select 'sms', 'phone', 1
-    union all select 'whatsapp', 'phone', 1
-    union all select 'app_push', 'push_token', 1
-    union all select 'app_push', 'device_id', 2
-    union all select 'web_push', 'anonymous_id', 1
+    {%- for recipient_type in recipient_types %}
+        {%- if not loop.first %}
+            union all
+        {%- endif %}
+        select
+            '{{ recipient_type.channel }}' as channel,
+            '{{ recipient_type.identifier_type }}' as identifier_type,
+            {{ recipient_type.preference }} as preference
+    {%- endfor %}
 ),
 
 provider_recipients as (
@@ -43,10 +57,10 @@ provider_recipients as (
             partition by provider_events.message_event_id order by recipient_types.preference
         ) as resolution_rank
     from provider_events
-    inner join recipient_types on recipient_types.channel = provider_events.channel
+    inner join recipient_types on provider_events.channel = recipient_types.channel
     inner join identifiers
-        on identifiers.identifier_type = recipient_types.identifier_type
-        and identifiers.identifier_value = provider_events.recipient
+        on recipient_types.identifier_type = identifiers.identifier_type
+        and provider_events.recipient = identifiers.identifier_value
 ),
 
 provider_resolved as (
@@ -66,44 +80,28 @@ provider_resolved as (
         provider_events.occurred_at
     from provider_events
     left join provider_recipients
-        on provider_recipients.message_event_id = provider_events.message_event_id
+        on provider_events.message_event_id = provider_recipients.message_event_id
         and provider_recipients.resolution_rank = 1
-),
-
--- Cast throughout: before the first sync the source is an all-text placeholder.
-activation_typed as (
-    select
-        cast(message_event_id as {{ dbt.type_string() }}) as source_event_id,
-        cast(message_key as {{ dbt.type_string() }}) as message_key,
-        cast(message_id as {{ dbt.type_string() }}) as message_id,
-        cast(provider as {{ dbt.type_string() }}) as provider,
-        cast(channel as {{ dbt.type_string() }}) as channel,
-        cast(person_id as {{ dbt.type_string() }}) as recorded_person_id,
-        cast(recipient as {{ dbt.type_string() }}) as recipient,
-        cast(campaign as {{ dbt.type_string() }}) as campaign,
-        {{ cdp_try_cast('step', dbt.type_int()) }} as step,
-        cast(event_type as {{ dbt.type_string() }}) as event_type,
-        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at
-    from activation_events
 ),
 
 activation_resolved as (
     select
         'activation' as event_source,
-        activation_typed.source_event_id,
-        activation_typed.message_key,
-        activation_typed.message_id,
-        activation_typed.provider,
-        activation_typed.channel,
+        activation_events.message_event_id as source_event_id,
+        activation_events.message_key,
+        activation_events.message_id,
+        activation_events.provider,
+        activation_events.channel,
         person_ids.current_person_id as person_id,
-        activation_typed.recipient,
-        activation_typed.campaign,
-        activation_typed.campaign as journey,
-        activation_typed.step,
-        activation_typed.event_type,
-        activation_typed.occurred_at
-    from activation_typed
-    left join person_ids on person_ids.issued_person_id = activation_typed.recorded_person_id
+        activation_events.recipient,
+        -- Activation's sends have no provider campaign: their journey stands in for it.
+        activation_events.journey as campaign,
+        activation_events.journey,
+        activation_events.step,
+        activation_events.event_type,
+        activation_events.occurred_at
+    from activation_events
+    left join person_ids on activation_events.person_id = person_ids.issued_person_id
 ),
 
 unioned as (

@@ -1,181 +1,266 @@
 {#
-    The messages the journeys (var cdp__journeys) plan now: one row per (journey, step,
-    person in the journey's audience), planned or suppressed with the reason.
+    The message plan: one row per candidate message (int_message_candidates: person,
+    journey, step, occurrence) with when it may go and whether it goes. Activation
+    sends the planned rows whose send_after has passed, each message_key once.
 
-    * send_after: when the person entered the audience plus the step's delay_hours.
-      Steps are independent: each is planned from the audience entry.
-    * channel: among the journey's channels, the person's preferred channel if they
-      consented to it and can be reached on it (an e-mail address, a phone, a push token;
-      web push reaches the person's OneSignal user), else the first such channel in
-      cdp__journey_channel_priority. With none, the channel they would have got and
-      status suppressed.
-    * suppression, first reason that applies: erased; already_sent (activation recorded
-      the message as sent, or as unknown: it may have gone out); no_consent (no marketing
-      consent on any of the journey's channels); no_address; open_support_ticket
-      (cdp__journey_suppress_open_tickets).
-    * message_key: md5 of person, journey and step, plus the audience entry time for
-      a repeatable journey (a new purchase, a new lapse plans a new message). The same
-      inputs give the same key on every build, which is what activation's send ledger
-      deduplicates on. When identity merges two persons, the survivor keeps its id and
-      so its keys; a message already sent to the merged-away person (under that person's
-      key) counts as already sent for the survivor (int_person_ids_resolved), so the
-      merge does not send it again. For a repeatable journey that holds only if the
-      survivor entered the audience at the same moment.
+    Time. A step is due (due_at) wait_minutes after the entry (step 1) or after the
+    previous step's send: its actual send when sent, else its send_after. Nothing is
+    placed before the plan's own moment (cdp__as_of; a send recorded later counts as
+    sent then). Quiet hours (cdp__quiet_hours_start to _end, the person's local time,
+    int_person_time_zones) move a send to the end of the window.
+
+    Caps. Promotional messages share a cross-channel cap counted in the person's local
+    calendar: cdp__frequency_cap_per_day per local day and cdp__frequency_cap_per_week
+    per local calendar week (Monday to Sunday), optional per-channel caps on top
+    (cdp__frequency_caps_per_channel), with messages already sent counted.
+    Transactional messages are exempt. Slots are given in rounds
+    (macros/activation/cdp_plan_allocation.sql), one message per person per round,
+    higher journey priority first (then earlier due_at): a message whose day is taken
+    goes to the next day with room (deferred_by frequency_cap), at most
+    cdp__plan_max_deferral_days ahead and within its validity window (validity_minutes
+    after due_at, counted from the end of quiet hours); otherwise it is suppressed
+    frequency_cap. The same offer_key planned or sent to the person within the offer's
+    window is suppressed duplicate_offer; a step whose validity ended before the plan's
+    moment is suppressed expired. A person's promotional messages beyond
+    cdp__plan_allocation_rounds rounds are suppressed frequency_cap
+    (allocation_rounds_exhausted). Rows suppressed earlier (eligibility, holdouts) take
+    no slot; they show when they would have gone.
+
+    Only the persons with a promotional message to place go through the slot rounds;
+    everyone else's rows only settle their times. Then as many settling rounds as the
+    longest journey has steps give every remaining row its time.
 #}
+{%- set rounds = var('cdp__plan_allocation_rounds') -%}
+{%- set settle_rounds = cdp_journey_max_steps() -%}
+{%- set max_deferral_days = var('cdp__plan_max_deferral_days') -%}
 {%- set journeys = cdp_journeys() -%}
-{%- set channel_priority = cdp_journey_channel_priority() -%}
+{%- set steps = journeys | map(attribute='steps') | sum(start=[]) -%}
+{%- set offers = steps | map(attribute='offer_key') | select | unique | sort | list -%}
+{%- set offer_lookback_days = [8 + max_deferral_days] + (steps | map(attribute='offer_window_days') | select | list) -%}
+{%- set channels = cdp_message_channels() -%}
+{%- set null_text = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
+{%- set null_int = 'cast(null as ' ~ dbt.type_int() ~ ')' -%}
+{%- set null_timestamp = 'cast(null as ' ~ dbt.type_timestamp() ~ ')' -%}
+{%- set as_of = cdp_as_of() %}
 
-with persons as (
-    select * from {{ ref('dim_persons') }}
-),
-
-memberships as (
-    select * from {{ ref('fct_audience_memberships') }}
+with candidates as (
+    select * from {{ ref('int_message_candidates') }}
 ),
 
 sends as (
     select * from {{ ref('fct_message_events') }}
-    where event_source = 'activation' and event_type in ('sent', 'unknown')
+    where event_source = 'activation' and event_type in ('sent', 'unknown') and person_id is not null
+        and occurred_at > {{ dbt.dateadd('day', -(offer_lookback_days | max), as_of) }}
 ),
 
-person_ids as (
-    select * from {{ ref('int_person_ids_resolved') }}
+time_zones as (
+    select * from {{ ref('int_person_time_zones') }}
 ),
 
-push_reachable as (
-    select distinct person_id from {{ ref('bdg_person_identifiers') }}
-    where identifier_type = 'push_token'
+journey_steps as (
+    {{ cdp_journey_steps_table() }}
 ),
 
-entries as (
-    {% for journey in journeys %}
+-- Sends the plan holds no row for (their occurrence left the plan's windows, or their
+-- journey is no longer configured) still count towards caps and offers.
+history_sends as (
     select
-        '{{ journey.journey }}' as journey,
-        {{ journey.step }} as step,
-        audience_name,
+        sends.message_key,
+        sends.person_id,
+        min(sends.journey) as journey,
+        min(sends.step) as step,
+        min(sends.channel) as channel,
+        min(sends.occurred_at) as sent_at
+    from sends
+    left join candidates on candidates.sent_message_key = sends.message_key
+    where candidates.sent_message_key is null
+    group by sends.message_key, sends.person_id
+),
+
+messages as (
+    select
+        message_key,
         person_id,
+        occurrence_id as chain_id,
+        step,
+        priority,
+        purpose = 'promotional' as is_capped,
+        eligibility_reason is not null and eligibility_reason <> 'already_sent' as is_presuppressed,
+        offer_key,
+        offer_window_days,
+        wait_minutes,
+        validity_minutes,
         entered_at,
-        {{ dbt.dateadd('hour', journey.delay_hours, 'entered_at') }} as send_after,
-        {{ 'true' if journey.repeatable else 'false' }} as is_repeatable
-    from memberships
-    where audience_name = '{{ journey.audience }}'
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
-journey_channels as (
-    {% for journey in journeys %}
-    {% set outer = loop %}
-    {% for channel in journey.channels %}
-    select '{{ journey.journey }}' as journey, {{ journey.step }} as step, '{{ channel }}' as channel,
-        {{ channel_priority.index(channel) + 1 }} as channel_priority
-    {% if not (loop.last and outer.last) %}union all{% endif %}
-    {% endfor %}
-    {% endfor %}
-),
-
-channel_options as (
+        time_zone,
+        channel,
+        case when eligibility_reason = 'already_sent' then 'sent' else 'pending' end as plan_status,
+        case when eligibility_reason = 'already_sent' then least(sent_at, {{ as_of }}) end as sent_at
+    from candidates
+    union all
     select
-        entries.*,
-        journey_channels.channel,
-        journey_channels.channel_priority,
-        case journey_channels.channel
-            {% for channel in cdp_message_channels() %}
-            when '{{ channel }}' then persons.consent_{{ channel }}
-            {% endfor %}
-        end as has_consent,
-        case journey_channels.channel
-            when 'email' then persons.email is not null
-            when 'sms' then persons.phone is not null
-            when 'whatsapp' then persons.phone is not null
-            when 'app_push' then push_reachable.person_id is not null
-            else true
-        end as has_address,
-        coalesce(persons.preferred_channel = journey_channels.channel, false) as is_preferred_channel,
-        persons.is_erased,
-        persons.open_support_tickets
-    from entries
-    inner join journey_channels on journey_channels.journey = entries.journey and journey_channels.step = entries.step
-    inner join persons on persons.person_id = entries.person_id
-    left join push_reachable on push_reachable.person_id = entries.person_id
+        history_sends.message_key,
+        history_sends.person_id,
+        history_sends.message_key as chain_id,
+        coalesce(history_sends.step, 1) as step,
+        coalesce(journey_steps.priority, 0) as priority,
+        coalesce(journey_steps.purpose, 'promotional') = 'promotional' as is_capped,
+        false as is_presuppressed,
+        journey_steps.offer_key,
+        journey_steps.offer_window_days,
+        0 as wait_minutes,
+        {{ null_int }} as validity_minutes,
+        {{ null_timestamp }} as entered_at,
+        time_zones.time_zone,
+        history_sends.channel,
+        'history' as plan_status,
+        least(history_sends.sent_at, {{ as_of }}) as sent_at
+    from history_sends
+    inner join time_zones on time_zones.person_id = history_sends.person_id
+    left join journey_steps on journey_steps.journey = history_sends.journey and journey_steps.step = history_sends.step
 ),
 
-channel_ranked as (
+-- The allocation's state is narrow: integer ids (numbered on the keys alone: a window over
+-- every column would copy them all), codes for offers and channels.
+message_numbers as (
+    select message_key, row_number() over (order by message_key) as message_number
+    from messages
+),
+
+chain_numbers as (
+    select chain_id, row_number() over (order by chain_id) as chain_number
+    from (select distinct chain_id from messages) as chains
+),
+
+person_numbers as (
     select
-        *,
-        row_number() over (
-            partition by journey, step, person_id
-            order by case when has_consent and has_address then 0 when has_consent then 1 else 2 end,
-                case when is_preferred_channel then 0 else 1 end,
-                channel_priority
-        ) as channel_rank
-    from channel_options
+        person_id,
+        row_number() over (order by person_id) as person_number,
+        max(case when is_capped and not is_presuppressed and plan_status = 'pending' then 1 else 0 end) = 1 as needs_slots
+    from messages
+    group by person_id
 ),
 
-chosen as (
+allocation_round_0 as (
     select
-        *,
-        case
-            when is_repeatable then {{ cdp_surrogate_key(['person_id', 'journey', 'step', 'entered_at']) }}
-            else {{ cdp_surrogate_key(['person_id', 'journey', 'step']) }}
-        end as message_key
-    from channel_ranked
-    where channel_rank = 1
+        message_numbers.message_number,
+        person_numbers.person_number,
+        chain_numbers.chain_number,
+        messages.step,
+        messages.priority,
+        messages.is_capped,
+        messages.is_presuppressed,
+        case messages.offer_key
+            {%- for offer in offers %}
+            when '{{ offer }}' then {{ loop.index }}
+            {%- endfor %}
+        end as offer_number,
+        messages.offer_window_days,
+        messages.wait_minutes,
+        messages.validity_minutes,
+        messages.entered_at,
+        messages.time_zone,
+        case messages.channel
+            {%- for channel in channels %}
+            when '{{ channel }}' then {{ loop.index0 }}
+            {%- endfor %}
+        end as channel_number,
+        messages.plan_status,
+        {{ null_text }} as allocation_reason,
+        case when messages.plan_status = 'history' then messages.sent_at end as due_at,
+        messages.sent_at as send_after,
+        messages.sent_at as chain_time,
+        case when messages.is_capped then {{ cdp_local_day('messages.sent_at', 'messages.time_zone') }} end as occupied_day,
+        case when messages.is_capped
+            then {{ cdp_week_start(cdp_local_day('messages.sent_at', 'messages.time_zone')) }} end as occupied_week,
+        {{ null_text }} as deferred_by,
+        {{ null_int }} as allocation_round,
+        {{ null_text }} as allocation_detail,
+        {{ null_int }} as cap_slot_day,
+        {{ null_int }} as cap_day_load,
+        {{ null_int }} as cap_week_load,
+        {{ null_timestamp }} as duplicate_offer_at,
+        person_numbers.needs_slots
+    from messages
+    inner join message_numbers on message_numbers.message_key = messages.message_key
+    inner join chain_numbers on chain_numbers.chain_id = messages.chain_id
+    inner join person_numbers on person_numbers.person_id = messages.person_id
 ),
 
--- The key each message would have had under an id since merged into the person.
-merged_away_keys as (
-    select
-        chosen.message_key,
-        case
-            when chosen.is_repeatable then {{ cdp_surrogate_key(['person_ids.issued_person_id', 'chosen.journey', 'chosen.step', 'chosen.entered_at']) }}
-            else {{ cdp_surrogate_key(['person_ids.issued_person_id', 'chosen.journey', 'chosen.step']) }}
-        end as earlier_message_key
-    from chosen
-    inner join person_ids on person_ids.current_person_id = chosen.person_id and person_ids.is_merged_away
+-- Persons with a promotional message to place: the slot rounds.
+slot_round_0 as (
+    select {{ (cdp_plan_fixed_columns() + cdp_plan_decided_columns()) | join(', ') }}
+    from allocation_round_0
+    where needs_slots
 ),
+{% for round in range(1, rounds + 1) %}
 
-already_sent as (
-    select chosen.message_key
-    from chosen
-    inner join sends on sends.message_key = chosen.message_key
-    union
-    select merged_away_keys.message_key
-    from merged_away_keys
-    inner join sends on sends.message_key = merged_away_keys.earlier_message_key
+slot_round_{{ round }} as (
+    {{ cdp_plan_slot_round('slot_round_' ~ (round - 1), round) }}
 ),
+{% endfor %}
 
-decided as (
-    select
-        chosen.*,
-        case
-            when chosen.is_erased then 'erased'
-            when already_sent.message_key is not null then 'already_sent'
-            when not chosen.has_consent then 'no_consent'
-            when not chosen.has_address then 'no_address'
-            {% if var('cdp__journey_suppress_open_tickets') %}
-            when chosen.open_support_tickets > 0 then 'open_support_ticket'
-            {% endif %}
-        end as suppression_reason
-    from chosen
-    left join already_sent on already_sent.message_key = chosen.message_key
+-- Everyone else only settles: time for every step, no slot to find.
+settle_round_0 as (
+    select {{ (cdp_plan_fixed_columns() + cdp_plan_decided_columns()) | join(', ') }}
+    from allocation_round_0
+    where not needs_slots
+    union all
+    select * from slot_round_{{ rounds }}
+),
+{% for round in range(1, settle_rounds + 1) %}
+
+settle_round_{{ round }} as (
+    {{ cdp_plan_settle_round('settle_round_' ~ (round - 1), rounds + round) }}
+),
+{% endfor %}
+
+allocated as (
+    select message_numbers.message_key, settle_round_{{ settle_rounds }}.*
+    from settle_round_{{ settle_rounds }}
+    inner join message_numbers on message_numbers.message_number = settle_round_{{ settle_rounds }}.message_number
 ),
 
 final as (
     select
-        message_key,
-        person_id,
-        journey,
-        step,
-        channel,
-        send_after,
-        case when suppression_reason is null then 'planned' else 'suppressed' end as status,
-        suppression_reason,
-        audience_name,
-        entered_at,
-        case when is_preferred_channel then 'preferred_channel' else 'channel_priority' end as channel_reason,
-        is_repeatable
-    from decided
+        candidates.message_key,
+        candidates.person_id,
+        candidates.journey,
+        candidates.step,
+        candidates.occurrence_key,
+        candidates.channel,
+        candidates.channel_reason,
+        allocated.due_at,
+        allocated.send_after,
+        case when allocated.plan_status = 'planned' then 'planned' else 'suppressed' end as status,
+        coalesce(candidates.eligibility_reason, allocated.allocation_reason) as suppression_reason,
+        case when allocated.plan_status = 'planned' then allocated.deferred_by end as deferred_by,
+        case
+            when allocated.plan_status = 'planned'
+                then {{ cdp_minutes_between('greatest(allocated.due_at, ' ~ as_of ~ ')', 'allocated.send_after') }}
+        end as deferred_minutes,
+        candidates.offer_key,
+        candidates.priority,
+        candidates.purpose,
+        candidates.payload,
+        {{ as_of }} as plan_built_at,
+        candidates.entered_at,
+        candidates.time_zone,
+        candidates.reachability_reason,
+        candidates.previous_channel,
+        candidates.previous_engaged_at,
+        candidates.sent_at,
+        candidates.reentry_blocked_by,
+        candidates.reentry_blocking_at,
+        candidates.goal_met_at,
+        candidates.stale_sources,
+        allocated.duplicate_offer_at,
+        allocated.allocation_round,
+        allocated.allocation_detail,
+        allocated.cap_slot_day,
+        allocated.cap_day_load,
+        allocated.cap_week_load
+    from allocated
+    inner join candidates on candidates.message_key = allocated.message_key
 )
 
 select * from final

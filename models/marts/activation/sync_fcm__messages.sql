@@ -1,1 +1,1 @@
-{{ cdp_message_sync(['app_push'], ['push_token', 'first_name']) }}
+{{ cdp_message_sync(['app_push'], ['first_name']) }}

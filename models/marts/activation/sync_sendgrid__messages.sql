@@ -1,1 +1,1 @@
-{{ cdp_message_sync(['email'], ['email', 'first_name']) }}
+{{ cdp_message_sync(['email'], ['first_name']) }}

@@ -1,1 +1,1 @@
-{{ cdp_message_sync(['sms'], ['phone', 'first_name']) }}
+{{ cdp_message_sync(['sms'], ['first_name']) }}

@@ -1,1 +1,1 @@
-{{ cdp_message_sync(['whatsapp'], ['phone', 'first_name']) }}
+{{ cdp_message_sync(['whatsapp'], ['first_name']) }}
