@@ -3,34 +3,33 @@
 `cdp build` runs dbt selections with Python steps in between (cdp/steps.py). Dagster runs
 the same plan: one dbt multi-asset per stage, with the same select and exclude, so that a
 Python step's asset sits between the models it reads and the models that read it.
+
+Assets are grouped by business area: a model's group is `meta.dagster.group` when
+dbt_project.yml sets one for its folder, else the area folder it sits in
+(models/<layer>/<area>/), so identity, profiles, loyalty, lifecycle, activation and
+data_quality each hold their models of every layer.
 """
 
 import json
-import os
+import shutil
 import sys
-from collections.abc import Mapping
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetsDefinition, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from cdp.build import parse_as_of
-from cdp.dbt_runner import dbt_environment, run_dbt
-from cdp.paths import project_dir
 from cdp.steps import DbtStage
+from cdp.warehouse import open_warehouse
+from orchestration.clock import as_of_metadata, run_as_of
+from orchestration.metadata import table_metadata
+from orchestration.project import cdp_dbt_project, manifest, manifest_path, model_node
+from orchestration.settings import RAW_GROUP, WAREHOUSE_POOL, dbt_target
 
-# A run tag that fixes "now" (the dbt var cdp__as_of) for every asset of a run, as
-# `cdp build --as-of` does; without it, the moment the run was created.
-AS_OF_TAG = "cdp/as_of"
-
-dbt_environment()
-cdp_dbt_project = DbtProject(project_dir=project_dir(), profiles_dir=project_dir())
-if os.environ.get("DAGSTER_IS_DEV_CLI") or not cdp_dbt_project.manifest_path.exists():
-    # The asset definitions are read from the manifest: parse on every `dagster dev`
-    # (re)load so that edited models show up, and on a fresh clone that has none yet.
-    run_dbt(["parse", "--quiet"])
+PARTIAL_PARSE = "partial_parse.msgpack"
+# The loader also records the lines it could not split into the header's columns.
+LOADER_SOURCE = "cdp_loader"
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
@@ -46,10 +45,15 @@ class CdpDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return "raw" if is_raw_table(dbt_resource_props) else dbt_resource_props["source_name"]
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "default"
+        if is_raw_table(dbt_resource_props) or dbt_resource_props.get("source_name") == LOADER_SOURCE:
+            return RAW_GROUP
+        return super().get_group_name(dbt_resource_props) or area_folder(dbt_resource_props)
+
+
+def area_folder(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The folder under the layer (models/<layer>/<area>/...), else the layer itself."""
+    fqn = dbt_resource_props["fqn"]  # [project, layer, area, ..., name]
+    return fqn[2] if len(fqn) > 3 else fqn[1]
 
 
 def is_raw_table(dbt_resource_props: Mapping[str, Any]) -> bool:
@@ -64,58 +68,100 @@ def is_raw_table(dbt_resource_props: Mapping[str, Any]) -> bool:
 translator = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def manifest() -> dict[str, Any]:
-    return json.loads(cdp_dbt_project.manifest_path.read_text())
+def source_props(source_name: str) -> list[Mapping[str, Any]]:
+    return [props for props in manifest()["sources"].values() if props["source_name"] == source_name]
 
 
 def source_asset_keys(source_name: str) -> list[AssetKey]:
     """The asset keys of every table of the dbt source ``source_name``."""
-    return [
-        translator.get_asset_key(props)
-        for props in manifest()["sources"].values()
-        if props["source_name"] == source_name
-    ]
+    return [translator.get_asset_key(props) for props in source_props(source_name)]
 
 
 def model_asset_key(model_name: str) -> AssetKey:
-    nodes = [props for props in manifest()["nodes"].values() if props["resource_type"] == "model" and props["name"] == model_name]
-    if len(nodes) != 1:
-        raise ValueError(f"a Python step reads dbt model {model_name!r}, which the manifest does not hold exactly once")
-    return translator.get_asset_key(nodes[0])
+    return translator.get_asset_key(model_node(model_name))
 
 
-def run_as_of(context: AssetExecutionContext) -> datetime:
-    """The run's "now": the cdp/as_of tag, else when the run was created (the same for every asset)."""
-    tagged = context.run.tags.get(AS_OF_TAG)
-    if tagged:
-        return parse_as_of(tagged)
-    record = context.instance.get_run_record_by_id(context.run_id)
-    created = record.create_timestamp if record else datetime.now(timezone.utc)
-    if created.tzinfo is not None:
-        created = created.astimezone(timezone.utc).replace(tzinfo=None)
-    return created.replace(microsecond=0)
-
-
-def dbt_target() -> str | None:
-    return os.environ.get("CDP_DBT_TARGET") or None
+def relations_by_key() -> dict[AssetKey, tuple[str, str]]:
+    """(schema, table) of every dbt model's and seed's asset."""
+    return {
+        translator.get_asset_key(props): (props["schema"], props["alias"])
+        for props in manifest()["nodes"].values()
+        if props["resource_type"] in ("model", "seed")
+    }
 
 
 def dbt_stage_assets(stage: DbtStage, index: int) -> AssetsDefinition:
+    relations = relations_by_key()
+
     @dbt_assets(
-        manifest=cdp_dbt_project.manifest_path,
+        manifest=manifest_path(),
         project=cdp_dbt_project,
         select=stage.select or "fqn:*",
         exclude=stage.exclude or "",
         name=f"dbt_stage_{index}",
         dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
     )
     def _stage(context: AssetExecutionContext, dbt: DbtCliResource):
-        arguments = ["build", "--vars", json.dumps({"cdp__as_of": run_as_of(context).isoformat(sep=" ")})]
+        as_of = run_as_of(context)
+        arguments = ["build", "--vars", json.dumps({"cdp__as_of": as_of.moment.isoformat(sep=" ")})]
         if dbt_target():
             arguments += ["--target", dbt_target()]
-        yield from dbt.cli(arguments, context=context).stream()
+        invocation = dbt.cli(arguments, context=context, raise_on_error=False)
+        # dbt holds the warehouse until it exits: events are collected, then given their
+        # tables' figures read after the process ended.
+        events = list(invocation.stream())
+        keep_parse_cache(invocation.target_path)
+        yield from with_table_metadata(context, events, relations, as_of_metadata(as_of))
+        if not invocation.is_successful():
+            raise invocation.get_error()
 
     return _stage
+
+
+def keep_parse_cache(invocation_target: Path) -> None:
+    """Make this invocation's parse the one the next dbt invocation starts from.
+
+    dagster-dbt gives every invocation its own target folder, seeded with the project's
+    target/partial_parse.msgpack. dbt parses everything again when the vars (the run's
+    as_of) or the profile (the warehouse path) differ from those of that file, which the
+    manifest's preparation wrote with neither; the next stage of the same run has the same
+    ones, so it can reuse this invocation's parse instead.
+    """
+    parsed = invocation_target / PARTIAL_PARSE
+    if parsed.is_file():
+        shutil.copyfile(parsed, cdp_dbt_project.project_dir / cdp_dbt_project.target_path / PARTIAL_PARSE)
+
+
+def with_table_metadata(
+    context: AssetExecutionContext,
+    events: list[Any],
+    relations: dict[AssetKey, tuple[str, str]],
+    extra: dict[str, Any],
+) -> Iterator[Any]:
+    """``events`` with every materialised table's row count and figures added to its metadata."""
+
+    def key_of(event: Output | AssetMaterialization) -> AssetKey:
+        return (
+            event.asset_key
+            if isinstance(event, AssetMaterialization)
+            else context.asset_key_for_output(event.output_name)
+        )
+
+    keys = {key_of(event) for event in events if isinstance(event, Output | AssetMaterialization)}
+    figures: dict[AssetKey, dict[str, Any]] = {}
+    if keys:
+        warehouse = open_warehouse(dbt_target(), read_only=True)
+        try:
+            figures = {key: table_metadata(warehouse, *relations[key]) for key in keys if key in relations}
+        finally:
+            warehouse.close()
+    for event in events:
+        if isinstance(event, Output | AssetMaterialization):
+            added = {**figures.get(key_of(event), {}), **extra}
+            yield event.with_metadata({**event.metadata, **added})
+        else:
+            yield event
 
 
 # The venv's `cdp-dbt` (dbt plus the project's SQL functions), found next to this Python

@@ -1,73 +1,91 @@
-"""The Python parts of a build as Dagster assets: landing the raw files, and each step of
-cdp.steps (Splink matching, the CLV fit) between the dbt stages around it."""
+"""The Python steps of a build (cdp.steps: Splink matching, the CLV fit) as Dagster assets,
+each between the dbt stages around it, in the business area of the source it writes."""
 
-import os
-from pathlib import Path
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset_check,
+    multi_asset,
+)
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, AssetsDefinition, MaterializeResult, multi_asset
-
-from cdp.contract import raw_contract
-from cdp.paths import demo_raw_dir
-from cdp.raw_loader import load_raw_dir
+from cdp.clv.step import OUTPUT_SCHEMA as CLV_SCHEMA
 from cdp.steps import PythonStep, StepContext
 from cdp.warehouse import open_warehouse
-from orchestration.dbt import dbt_target, model_asset_key, run_as_of, source_asset_keys
+from orchestration.clock import as_of_metadata, run_as_of
+from orchestration.dbt import model_asset_key, source_props, translator
+from orchestration.metadata import table_metadata
+from orchestration.settings import WAREHOUSE_POOL, dbt_target
 
-# Where the raw files are: the folder `cdp build --raw-dir` would be given. Unset: the
-# bundled demo data.
-RAW_DIR_VARIABLE = "CDP_RAW_DIR"
-
-
-def raw_dir() -> Path:
-    configured = os.environ.get(RAW_DIR_VARIABLE)
-    return Path(configured) if configured else demo_raw_dir()
-
-
-# The loader also records the lines it could not split into the header's columns.
-LOADER_SOURCE = "cdp_loader"
-
-
-@multi_asset(
-    name="raw_files",
-    specs=[
-        AssetSpec(AssetKey(["raw", table]), group_name="raw", description=f"The raw table {table}, landed from {table}.csv or .parquet.")
-        for table in raw_contract()
-    ]
-    + [AssetSpec(key, group_name="raw") for key in source_asset_keys(LOADER_SOURCE)],
-)
-def raw_files(context: AssetExecutionContext):
-    """Land every raw file of CDP_RAW_DIR (default: the demo data), as `cdp build` does."""
-    warehouse = open_warehouse(dbt_target())
-    try:
-        report = load_raw_dir(warehouse, raw_dir(), raw_contract())
-    finally:
-        warehouse.close()
-    for load in report.tables:
-        # Counts and names only: the rows themselves are personal data.
-        yield MaterializeResult(
-            asset_key=AssetKey(["raw", load.table]),
-            metadata={
-                "rows": load.rows,
-                "file": load.file or "none (an empty table)",
-                "ignored columns": ", ".join(load.ignored_columns) or "none",
-            },
-        )
-    for key in source_asset_keys(LOADER_SOURCE):
-        yield MaterializeResult(asset_key=key, metadata={"malformed lines": report.malformed_lines})
+CLV_SOURCE = "cdp_clv"
 
 
 def python_step_asset(step: PythonStep, index: int) -> AssetsDefinition:
+    tables = {
+        translator.get_asset_key(props): (props["schema"], props["name"]) for props in source_props(step.output_source)
+    }
+    group = translator.get_group_name(source_props(step.output_source)[0])
+
     @multi_asset(
         name=f"python_step_{index}",
         specs=[
-            AssetSpec(key, group_name=step.output_source, deps=[model_asset_key(model) for model in step.reads])
-            for key in source_asset_keys(step.output_source)
+            AssetSpec(
+                key,
+                group_name=group,
+                deps=[model_asset_key(model) for model in step.reads],
+                description=f"Written by the build step: {step.name}.",
+                kinds={"python", "duckdb"},
+            )
+            for key in tables
         ],
         description=step.name,
+        pool=WAREHOUSE_POOL,
     )
     def _step(context: AssetExecutionContext):
-        step.run(StepContext(as_of=run_as_of(context), target=dbt_target()))
-        for key in source_asset_keys(step.output_source):
-            yield MaterializeResult(asset_key=key)
+        as_of = run_as_of(context)
+        step.run(StepContext(as_of=as_of.moment, target=dbt_target()))
+        warehouse = open_warehouse(dbt_target(), read_only=True)
+        try:
+            for key, (schema, table) in tables.items():
+                yield MaterializeResult(
+                    asset_key=key, metadata={**table_metadata(warehouse, schema, table), **as_of_metadata(as_of)}
+                )
+        finally:
+            warehouse.close()
 
     return _step
+
+
+CLV_FITS_KEY = AssetKey([CLV_SOURCE, "clv_model_fits"])
+
+
+@asset_check(
+    asset=CLV_FITS_KEY,
+    name="clv_models_fitted",
+    description="Both CLV models (BG/NBD, Gamma-Gamma) were fitted; a WARN with the reason when not.",
+    pool=WAREHOUSE_POOL,
+)
+def clv_models_fitted(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    warehouse = open_warehouse(dbt_target(), read_only=True)
+    try:
+        rows = warehouse.query(
+            f"select distinct model, status, status_reason, sample_size from {CLV_SCHEMA}.clv_model_fits order by model"
+        )
+    finally:
+        warehouse.close()
+    metadata = {
+        f"{model}": MetadataValue.text(
+            f"fitted on {sample_size:,} customers" if status == "fitted" else f"not fitted: {reason}"
+        )
+        for model, status, reason, sample_size in rows
+    }
+    fitted = bool(rows) and all(status == "fitted" for _, status, _, _ in rows)
+    if not rows:
+        metadata["fits"] = MetadataValue.text("no fit recorded yet: the CLV step has not run")
+    return AssetCheckResult(passed=fitted, severity=AssetCheckSeverity.WARN, metadata=metadata)
