@@ -65,9 +65,15 @@ def run_sql_worker(edges_table: str) -> dict:
     started = time.perf_counter()
     result = dbtRunner(callbacks=[on_event]).invoke(
         [
-            "run-operation", "cdp_connected_components_of", "--quiet",
-            "--args", json.dumps({"edges_table": edges_table, "output_table": f"{edges_table}_components"}),
-            "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
+            "run-operation",
+            "cdp_connected_components_of",
+            "--quiet",
+            "--args",
+            json.dumps({"edges_table": edges_table, "output_table": f"{edges_table}_components"}),
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
         ]
     )
     if not result.success:
@@ -94,7 +100,9 @@ def run_scipy_worker(edges_table: str) -> dict:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as conn:
         edges = conn.sql(f"select node_key_a, node_key_b from {edges_table}").to_arrow_table()
     started = time.perf_counter()
-    both = np.concatenate([edges.column(0).to_numpy(zero_copy_only=False), edges.column(1).to_numpy(zero_copy_only=False)])
+    both = np.concatenate(
+        [edges.column(0).to_numpy(zero_copy_only=False), edges.column(1).to_numpy(zero_copy_only=False)]
+    )
     codes, keys = pd.factorize(both)
     m = edges.num_rows
     graph = sp.coo_matrix((np.ones(m, dtype=np.int8), (codes[:m], codes[m:])), shape=(len(keys), len(keys)))
@@ -113,7 +121,9 @@ def _worker(kind: str, edges_table: str) -> dict:
         [sys.executable, __file__, kind, edges_table], capture_output=True, text=True, cwd=ROOT, check=False
     )
     if completed.returncode != 0:
-        raise SystemExit(f"{kind} worker failed on {edges_table}:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+        raise SystemExit(
+            f"{kind} worker failed on {edges_table}:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -128,14 +138,36 @@ def prepare_graphs() -> dict[str, str]:
         generate(PERSONS, 1, raw, "parquet")
         print(f"generated {PERSONS:,} persons in {time.perf_counter() - started:.1f} s")
     rules = ROOT / "seeds" / "identity" / "identity_link_rules.csv"
-    keys = {"crm_customers": "customer_id", "loyalty_members": "loyalty_card_id", "orders": "order_id", "support_tickets": "ticket_id",
-            "pos_transactions": "receipt_id", "app_events": "event_id", "web_events": "event_id"}
+    keys = {
+        "crm_customers": "customer_id",
+        "loyalty_members": "loyalty_card_id",
+        "orders": "order_id",
+        "support_tickets": "ticket_id",
+        "pos_transactions": "receipt_id",
+        "app_events": "event_id",
+        "web_events": "event_id",
+    }
     sources = {  # raw table -> its identifier columns, named as in the raw contract
         "crm_customers": {"customer_id": "crm_customer_id", "email": "email", "phone": "phone"},
-        "loyalty_members": {"loyalty_card_id": "loyalty_card_id", "customer_id": "crm_customer_id", "email": "email", "phone": "phone"},
-        "orders": {"customer_id": "crm_customer_id", "email": "email", "phone": "phone", "anonymous_id": "anonymous_id"},
+        "loyalty_members": {
+            "loyalty_card_id": "loyalty_card_id",
+            "customer_id": "crm_customer_id",
+            "email": "email",
+            "phone": "phone",
+        },
+        "orders": {
+            "customer_id": "crm_customer_id",
+            "email": "email",
+            "phone": "phone",
+            "anonymous_id": "anonymous_id",
+        },
         "support_tickets": {"customer_id": "crm_customer_id", "email": "email", "phone": "phone"},
-        "pos_transactions": {"loyalty_card_id": "loyalty_card_id", "email": "email", "phone": "phone", "payment_fingerprint": "payment_fingerprint"},
+        "pos_transactions": {
+            "loyalty_card_id": "loyalty_card_id",
+            "email": "email",
+            "phone": "phone",
+            "payment_fingerprint": "payment_fingerprint",
+        },
         "app_events": {"device_id": "device_id", "customer_id": "crm_customer_id", "push_token": "push_token"},
         "web_events": {"anonymous_id": "anonymous_id", "customer_id": "crm_customer_id", "email": "email"},
     }
@@ -156,7 +188,8 @@ def prepare_graphs() -> dict[str, str]:
         )
         conn.execute(
             """create or replace table bench.chain_edges as
-               select 'n:' || lpad(cast(i as varchar), 6, '0') as node_key_a, 'n:' || lpad(cast(i + 1 as varchar), 6, '0') as node_key_b
+               select 'n:' || lpad(cast(i as varchar), 6, '0') as node_key_a,
+                   'n:' || lpad(cast(i + 1 as varchar), 6, '0') as node_key_b
                from range(1, 10000) as t(i)"""
         )
         conn.execute(
@@ -169,12 +202,14 @@ def prepare_graphs() -> dict[str, str]:
         )
         sizes = {
             name: conn.execute(
-                f"select count(*), (select count(*) from (select node_key_a from bench.{name} union select node_key_b from bench.{name})) from bench.{name}"
+                f"select count(*), (select count(*) from (select node_key_a from bench.{name} union select "
+                f"node_key_b from bench.{name})) from bench.{name}"
             ).fetchone()
             for name in ("persons_edges", "chain_edges", "junk_hub_edges")
         }
     return {
-        "bench.persons_edges": f"{PERSONS:,} generated persons: {sizes['persons_edges'][1]:,} identifiers, {sizes['persons_edges'][0]:,} links",
+        "bench.persons_edges": f"{PERSONS:,} generated persons: {sizes['persons_edges'][1]:,} identifiers, "
+        f"{sizes['persons_edges'][0]:,} links",
         "bench.chain_edges": f"chain with increasing ids: {sizes['chain_edges'][1]:,} nodes",
         "bench.junk_hub_edges": f"junk hubs: {sizes['junk_hub_edges'][1]:,} nodes, 5 hubs of 20,000 links each",
     }
@@ -184,8 +219,10 @@ def same_partition(edges_table: str, scipy_labels: str) -> bool:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as conn:
         ours, theirs, pairs, missing = conn.execute(
             f"""with o as (select * from {edges_table}_components), s as (select * from read_parquet('{scipy_labels}'))
-                select count(distinct o.component_key), count(distinct s.label), count(distinct (o.component_key, s.label)),
-                       (select count(*) from s anti join o using (node_key)) + (select count(*) from o anti join s using (node_key))
+                select count(distinct o.component_key), count(distinct s.label),
+                    count(distinct (o.component_key, s.label)),
+                       (select count(*) from s anti join o using (node_key)) + (select count(*) from o anti
+                           join s using (node_key))
                 from o join s using (node_key)"""
         ).fetchone()
     return missing == 0 and ours == theirs == pairs
@@ -193,7 +230,10 @@ def same_partition(edges_table: str, scipy_labels: str) -> bool:
 
 def main() -> int:
     graphs = prepare_graphs()
-    print(f"{RUNS} runs per graph; each run times the SQL and scipy back to back, so each ratio compares one moment of this shared machine.")
+    print(
+        f"{RUNS} runs per graph; each run times the SQL and scipy back to back, so each ratio compares one "
+        "moment of this shared machine."
+    )
     measured: dict[str, list[tuple[dict, dict, bool]]] = {table: [] for table in graphs}
     for run in range(1, RUNS + 1):
         for table, description in graphs.items():
@@ -202,20 +242,26 @@ def main() -> int:
             same = same_partition(table, theirs["labels"])
             measured[table].append((ours, theirs, same))
             print(
-                f"run {run}: {description}: SQL {ours['seconds']:.1f} s ({ours['rounds']} rounds), scipy {theirs['seconds']:.2f} s, "
+                f"run {run}: {description}: SQL {ours['seconds']:.1f} s ({ours['rounds']} rounds), scipy "
+                f"{theirs['seconds']:.2f} s, "
                 f"ratio {_ratio(ours, theirs):.1f}x, {'same partition' if same else 'PARTITIONS DIFFER'}",
                 flush=True,
             )
     print()
-    print(f"{'graph':<72} {'SQL s':>6} {'wall s':>6} {'rounds':>6} {'SQL MB':>6} {'scipy s':>7} {'scipy MB':>8} {'ratio':>6} {'ratios':>13} {'same':>4}")
+    print(
+        f"{'graph':<72} {'SQL s':>6} {'wall s':>6} {'rounds':>6} {'SQL MB':>6} {'scipy s':>7} {'scipy MB':>8} "
+        f"{'ratio':>6} {'ratios':>13} {'same':>4}"
+    )
     for table, description in graphs.items():
         runs = measured[table]
         ratios = sorted(_ratio(ours, theirs) for ours, theirs, _ in runs)
         print(
-            f"{description:<72} {median(o['seconds'] for o, _, _ in runs):>6.1f} {median(o['wall_seconds'] for o, _, _ in runs):>6.1f} "
+            f"{description:<72} {median(o['seconds'] for o, _, _ in runs):>6.1f} "
+            f"{median(o['wall_seconds'] for o, _, _ in runs):>6.1f} "
             f"{max(o['rounds'] for o, _, _ in runs):>6} {max(o['peak_mb'] for o, _, _ in runs):>6.0f} "
             f"{median(t['seconds'] for _, t, _ in runs):>7.2f} {max(t['peak_mb'] for _, t, _ in runs):>8.0f} "
-            f"{median(ratios):>5.1f}x {f'{ratios[0]:.1f}-{ratios[-1]:.1f}x':>13} {'yes' if all(same for _, _, same in runs) else 'NO':>4}"
+            f"{median(ratios):>5.1f}x {f'{ratios[0]:.1f}-{ratios[-1]:.1f}x':>13} "
+            f"{'yes' if all(same for _, _, same in runs) else 'NO':>4}"
         )
     print(f"\nSQL s, wall s, scipy s, ratio: medians of {RUNS} runs; ratios: lowest and highest; MB: highest peak.")
     print("ratio: SQL seconds / scipy seconds of the same run; both include encoding text keys to integers.")

@@ -32,6 +32,7 @@ import requests
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from activation.channels import read_channels  # noqa: E402
 from activation.config import parse_config  # noqa: E402
 from activation.destinations.klaviyo import Klaviyo  # noqa: E402
 from activation.engine import run_syncs  # noqa: E402
@@ -59,10 +60,13 @@ class Figures:
         rerun = "n/a" if self.rerun_rows is None else f"{self.rerun_rows:,}"
         return [
             f"{self.tool}:",
-            f"  rows delivered          {self.rows_received:,} in {self.seconds:.1f} s = {self.rows_received / self.seconds:,.0f} rows/s",
-            f"  requests                {self.requests:,} ({self.requests / self.seconds:.2f}/s; limit {LIMIT.per_second:g}/s steady, burst {LIMIT.burst})",
+            f"  rows delivered          {self.rows_received:,} in {self.seconds:.1f} s "
+            f"= {self.rows_received / self.seconds:,.0f} rows/s",
+            f"  requests                {self.requests:,} ({self.requests / self.seconds:.2f}/s; "
+            f"limit {LIMIT.per_second:g}/s steady, burst {LIMIT.burst})",
             f"  share of the limit      {share:.0%} (target >= 80%)",
-            f"  answered 429            {self.throttled / max(self.requests, 1):.2%} ({self.throttled} of {self.requests}; target <= 1%)",
+            f"  answered 429            {self.throttled / max(self.requests, 1):.2%} "
+            f"({self.throttled} of {self.requests}; target <= 1%)",
             f"  unchanged re-run sent   {rerun} rows (target 0)" + (f"  [{self.note}]" if self.note else ""),
         ]
 
@@ -73,7 +77,8 @@ def build_audience(path: Path) -> None:
         conn.execute(f"""
             create table marts.sync_bench__members as
             select 'p' || lpad(cast(i as varchar), 8, '0') as person_id, 'p' || i || '@example.com' as email,
-                   'First' || (i % 1000) as first_name, case when i % 7 = 0 then 'gold' else 'silver' end as loyalty_tier
+                   'First' || (i % 1000) as first_name,
+                   case when i % 7 = 0 then 'gold' else 'silver' end as loyalty_tier
             from range(1, {ROWS} + 1) t(i)
         """)
 
@@ -83,8 +88,10 @@ class StandinProcess:
 
     def __enter__(self) -> StandinProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "activation.standin", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
-            cwd=PROJECT, stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "activation.standins", "--limit", f"{PATH}={LIMIT.per_second}:{LIMIT.burst}"],
+            cwd=PROJECT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.url = self.process.stdout.readline().strip()
         return self
@@ -108,15 +115,34 @@ def standin() -> StandinProcess:
 def ours(warehouse: Path) -> Figures:
     os.environ["BENCH_KLAVIYO_KEY"] = "pk_bench"
     with standin() as server:
-        config = parse_config({
-            # The sync returns once Klaviyo acknowledged every batch; the import jobs are
-            # checked by the re-run (their status endpoint has its own limit), timed apart.
-            "destinations": {"klaviyo": {"type": "klaviyo", "base_url": server.url, "credentials": {"api_key": "BENCH_KLAVIYO_KEY"},
-                                         "settings": {"list_id": "BENCH"}, "job_wait_seconds": 0}},
-            "syncs": [{"name": "bench_members", "source": "marts.sync_bench__members", "destination": "klaviyo", "kind": "state",
-                       "mode": "mirror", "key": "person_id", "fields": list(FIELDS)}],
-            "merge_log": None,
-        })
+        config = parse_config(
+            {
+                # The sync returns once Klaviyo acknowledged every batch; the import jobs are
+                # checked by the re-run (their status endpoint has its own limit), timed apart.
+                "destinations": {
+                    "klaviyo": {
+                        "type": "klaviyo",
+                        "base_url": server.url,
+                        "credentials": {"api_key": "BENCH_KLAVIYO_KEY"},
+                        "settings": {"list_id": "BENCH"},
+                        "job_wait_seconds": 0,
+                    }
+                },
+                "syncs": [
+                    {
+                        "name": "bench_members",
+                        "source": "marts.sync_bench__members",
+                        "destination": "klaviyo",
+                        "kind": "state",
+                        "mode": "mirror",
+                        "key": "person_id",
+                        "fields": list(FIELDS),
+                    }
+                ],
+                "merge_log": None,
+            },
+            read_channels(PROJECT / "dbt_project.yml"),
+        )
         started = time.monotonic()
         report = run_syncs(warehouse, config)[0]
         seconds = time.monotonic() - started
@@ -127,8 +153,10 @@ def ours(warehouse: Path) -> Figures:
         rerun = run_syncs(warehouse, config)[0]
         rerun_seconds = time.monotonic() - started
         rerun_rows = server.stats()[2] - first[2]
-        note = (f"the re-run first checked the {report.jobs_submitted} import jobs of the sync, "
-                f"{rerun.jobs_pending} left running, in {rerun_seconds:.0f} s (job status limit 150/min)")
+        note = (
+            f"the re-run first checked the {report.jobs_submitted} import jobs of the sync, "
+            f"{rerun.jobs_pending} left running, in {rerun_seconds:.0f} s (job status limit 150/min)"
+        )
         return Figures("activation (this project)", seconds, first[0], first[1], first[2], rerun_rows, note=note)
 
 
@@ -136,7 +164,8 @@ def ours(warehouse: Path) -> Figures:
 DRT_BATCH_TEMPLATE = (
     '{"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": ['
     "{% for row in rows %}"
-    '{"type": "profile", "attributes": {"external_id": {{ row.person_id | tojson }}, "email": {{ row.email | tojson }}, '
+    '{"type": "profile", "attributes": {"external_id": {{ row.person_id | tojson }}, '
+    '"email": {{ row.email | tojson }}, '
     '"first_name": {{ row.first_name | tojson }}, "properties": {"loyalty_tier": {{ row.loyalty_tier | tojson }}}}}'
     "{% if not loop.last %},{% endif %}{% endfor %}"
     ']}}, "relationships": {"lists": {"data": [{"type": "list", "id": "BENCH"}]}}}}'
@@ -151,7 +180,9 @@ def drt(warehouse: Path) -> Figures | str:
     try:
         home = work / "home"
         (home / ".drt").mkdir(parents=True)
-        (home / ".drt" / "profiles.yml").write_text(json.dumps({"bench": {"type": "duckdb", "database": str(warehouse)}}))
+        (home / ".drt" / "profiles.yml").write_text(
+            json.dumps({"bench": {"type": "duckdb", "database": str(warehouse)}})
+        )
         project = work / "project"
         (project / "syncs").mkdir(parents=True)
         (project / "drt_project.yml").write_text(json.dumps({"name": "bench", "version": "0.1", "profile": "bench"}))
@@ -160,29 +191,53 @@ def drt(warehouse: Path) -> Figures | str:
                 "name": "bench_members",
                 "model": "select person_id, email, first_name, loyalty_tier from marts.sync_bench__members",
                 "destination": {
-                    "type": "rest_api", "url": server.url + PATH, "method": "POST",
-                    "headers": {"Content-Type": "application/vnd.api+json", "revision": "2026-07-15", "Authorization": "Klaviyo-API-Key pk_bench"},
-                    "body_mode": "batch", "batch_template": DRT_BATCH_TEMPLATE, "max_records_per_request": BATCH,
+                    "type": "rest_api",
+                    "url": server.url + PATH,
+                    "method": "POST",
+                    "headers": {
+                        "Content-Type": "application/vnd.api+json",
+                        "revision": "2026-07-15",
+                        "Authorization": "Klaviyo-API-Key pk_bench",
+                    },
+                    "body_mode": "batch",
+                    "batch_template": DRT_BATCH_TEMPLATE,
+                    "max_records_per_request": BATCH,
                 },
                 # drt's best settings for this job: full batches, the documented limit as its own
                 # limiter, and its retry policy (which honours Retry-After).
-                "sync": {"mode": "full", "batch_size": BATCH, "on_error": "fail",
-                         "rate_limit": {"requests_per_second": LIMIT.per_second, "burst": LIMIT.burst}},
+                "sync": {
+                    "mode": "full",
+                    "batch_size": BATCH,
+                    "on_error": "fail",
+                    "rate_limit": {"requests_per_second": LIMIT.per_second, "burst": LIMIT.burst},
+                },
             }
             (project / "syncs" / "bench_members.yml").write_text(json.dumps(sync))
             env = os.environ | {"HOME": str(home)}
             started = time.monotonic()
-            first = subprocess.run([str(drt_cli), "run", "--select", "bench_members"], cwd=project, env=env, capture_output=True, text=True)
+            first = subprocess.run(
+                [str(drt_cli), "run", "--select", "bench_members"], cwd=project, env=env, capture_output=True, text=True
+            )
             seconds = time.monotonic() - started
             if first.returncode != 0:
                 return f"drt run failed (exit {first.returncode}): {(first.stdout + first.stderr).strip()[-800:]}"
             figures = server.stats()
-            second = subprocess.run([str(drt_cli), "run", "--select", "bench_members"], cwd=project, env=env, capture_output=True, text=True)
+            second = subprocess.run(
+                [str(drt_cli), "run", "--select", "bench_members"], cwd=project, env=env, capture_output=True, text=True
+            )
             if second.returncode != 0:
                 return f"drt re-run failed (exit {second.returncode}): {(second.stdout + second.stderr).strip()[-800:]}"
             rerun_rows = server.stats()[2] - figures[2]
-            return Figures("drt-core " + _drt_version(), seconds, figures[0], figures[1], figures[2], rerun_rows,
-                           note="drt keeps no per-row state for a DuckDB source: its diff and idempotency ledger need Postgres, Snowflake, BigQuery or Databricks")
+            return Figures(
+                "drt-core " + _drt_version(),
+                seconds,
+                figures[0],
+                figures[1],
+                figures[2],
+                rerun_rows,
+                note="drt keeps no per-row state for a DuckDB source: its diff and idempotency ledger need "
+                "Postgres, Snowflake, BigQuery or Databricks",
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -199,8 +254,10 @@ def _drt_version() -> str:
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     try:
-        print(f"Syncing {ROWS:,} audience members to the stand-in enforcing Klaviyo's profile bulk import limit "
-              f"({LIMIT.burst}/s burst, {LIMIT.per_second * 60:g}/min steady), {BATCH:,} profiles per request")
+        print(
+            f"Syncing {ROWS:,} audience members to the stand-in enforcing Klaviyo's profile bulk import limit "
+            f"({LIMIT.burst}/s burst, {LIMIT.per_second * 60:g}/min steady), {BATCH:,} profiles per request"
+        )
         ours_warehouse, drt_warehouse = work / "ours.duckdb", work / "drt.duckdb"
         build_audience(ours_warehouse)
         shutil.copy(ours_warehouse, drt_warehouse)

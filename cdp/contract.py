@@ -16,6 +16,10 @@ import yaml
 
 from cdp.paths import project_dir
 
+# The raw schema's table of lines the loader could not read (malformed, erased subject):
+# written by the loader, cleaned by erasure, staged as quarantine rows.
+LOAD_ISSUES_TABLE = "cdp_load_issues"
+
 
 @dataclass(frozen=True)
 class ContractColumn:
@@ -93,13 +97,25 @@ def contract_markdown(tables: dict[str, ContractTable]) -> str:
         "or `<table>.parquet` in one folder, then run `cdp build --raw-dir FOLDER`. Every table is",
         "optional: a missing file is an empty table. Columns not listed here are ignored; a",
         "listed column missing from a file is an error naming the file and the column (leave a",
-        "column empty instead). Timestamps are ISO-8601, in UTC unless they carry an offset.",
+        "column empty instead), and so are two header names that differ only in case or",
+        "surrounding spaces. Timestamps are ISO-8601, in UTC unless they carry an offset.",
         "Amounts are decimals in the row's `currency`.",
+        "",
+        "A file that cannot be read (empty, not CSV, not UTF-8, a truncated `.csv.gz`, a",
+        "list, struct or map column in Parquet) stops `cdp build` before anything is written,",
+        "with one line naming the file and the line or column. A CSV line that does not split",
+        "into the header's columns (a stray quote, a missing comma) is quarantined as",
+        "`malformed_line` with its line number; the lines after it load.",
         "",
         "Rows that break the contract (no key, a duplicate key, an unparseable required value,",
         "an unknown enum value, a timestamp after the build's as-of time) are not loaded into",
         "staging: they land in `fct_quarantined_rows` with the reason. An unparseable optional",
         "value (a malformed e-mail, phone or birth date) is nulled and recorded there too.",
+        "Values no source means count as unparseable: `epoch`, `infinity`, dates before 1900,",
+        "a birth date after as-of, an optional event time (`updated_at`, `closed_at`) more",
+        "than a day after as-of, `inf`, `nan` or `1e400` as a number, a latitude outside",
+        "[-90, 90] or a longitude outside [-180, 180]. A country is an ISO 3166-1 alpha-2 code",
+        "(any case); anything else is nulled and recorded.",
         "",
     ]
     for table in tables.values():

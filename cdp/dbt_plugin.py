@@ -16,7 +16,7 @@ from cdp.phones import to_e164
 
 def _e164_batch(texts: pa.Array, regions: pa.Array) -> pa.Array:
     return pa.array(
-        [to_e164(text, region) for text, region in zip(texts.to_pylist(), regions.to_pylist())],
+        [to_e164(text, region) for text, region in zip(texts.to_pylist(), regions.to_pylist(), strict=True)],
         pa.string(),
     )
 

@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import argparse
 
+from activation.report import exit_code
 from cdp.sync_cli import print_holdings, print_reports, sync_to_standins
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
-        "demo", help="build the bundled demo, sync its audiences and messages to local provider stand-ins, print what happened"
+        "demo",
+        help="build the bundled demo, sync its audiences and messages to local provider stand-ins, print what happened",
     )
     command.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from cdp.build import build
-    from cdp.cli import print_build_report
+    from cdp.build import build, print_build_report
 
     result = build()
     print_build_report(result)
     print()
-    print(f"Syncing to local provider stand-ins (nothing leaves 127.0.0.1); messages due by {result.as_of.isoformat()}Z:")
+    print(
+        f"Syncing to local provider stand-ins (nothing leaves 127.0.0.1); messages due by {result.as_of.isoformat()}Z:"
+    )
     # The demo's "now" is its as-of moment, so that what is due does not depend on the day it runs.
     run = sync_to_standins(now=result.as_of)
     print_reports(run.reports, dry_run=False)
     print_holdings(run.holdings)
-    return 1 if any(r.status in ("failed", "refused") for r in run.reports) else 0
+    return exit_code(run.reports)

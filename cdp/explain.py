@@ -9,12 +9,16 @@ shows personal data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from activation.channels import read_channels
+from activation.state import StateStore
+from cdp.paths import project_dir
 from cdp.phones import to_e164
 
 
@@ -54,20 +58,24 @@ def resolve(conn: duckdb.DuckDBPyConnection, text: str, default_region: str = "G
     found = conn.execute("select 1 from marts.bdg_person_identifiers where person_id = ? limit 1", [text]).fetchone()
     if found:
         return Subject(text, text)
-    merged = conn.execute("select winner_person_id from marts.fct_person_merges where loser_person_id = ?", [text]).fetchone()
+    merged = conn.execute(
+        "select winner_person_id from marts.fct_person_merges where loser_person_id = ?", [text]
+    ).fetchone()
     if merged:
         return Subject(text, merged[0])
     values = _candidate_values(text, default_region)
     placeholders = ", ".join("?" for _ in values)
     rows = conn.execute(
-        f"select distinct person_id from marts.bdg_person_identifiers where identifier_value in ({placeholders})", values
+        f"select distinct person_id from marts.bdg_person_identifiers where identifier_value in ({placeholders})",
+        values,
     ).fetchall()
     if len(rows) == 1:
         return Subject(text, rows[0][0])
     if len(rows) > 1:
         raise SubjectNotFound(f"{len(rows)} persons have an identifier with this value; give the person_id instead")
     excluded = conn.execute(
-        f"select node_key from intermediate.int_identity_identifiers where exclusion_reason is not null and identifier_value in ({placeholders}) limit 1",
+        "select node_key from intermediate.int_identity_identifiers "
+        f"where exclusion_reason is not null and identifier_value in ({placeholders}) limit 1",
         values,
     ).fetchone()
     if excluded:
@@ -78,8 +86,8 @@ def resolve(conn: duckdb.DuckDBPyConnection, text: str, default_region: str = "G
 def _table(rows: list[tuple], headers: tuple[str, ...]) -> list[str]:
     text_rows = [tuple("" if value is None else str(value) for value in row) for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in text_rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in text_rows]
     return lines
 
 
@@ -87,11 +95,15 @@ def person_section(conn, subject: Subject) -> Section | None:
     if subject.person_id is None:
         return None
     row = conn.execute(
-        """select person_id, first_name, last_name, email, phone, is_exact_links_only, identifier_count, first_seen_at, last_seen_at
+        """select person_id, first_name, last_name, email, phone, is_exact_links_only, identifier_count,
+            first_seen_at, last_seen_at
            from intermediate.int_persons_golden_records where person_id = ?""",
         [subject.person_id],
     ).fetchone()
-    lines = [f"person_id: {subject.person_id}" + (f" (asked for {subject.query})" if subject.query != subject.person_id else "")]
+    lines = [
+        f"person_id: {subject.person_id}"
+        + (f" (asked for {subject.query})" if subject.query != subject.person_id else "")
+    ]
     if row:
         lines += [
             f"name: {row[1] or ''} {row[2] or ''}".rstrip(),
@@ -115,7 +127,8 @@ def identifiers_section(conn, subject: Subject) -> Section | None:
 
 def _person_nodes_sql() -> str:
     return """select c.node_key from intermediate.int_identity_clusters c
-              join marts.bdg_person_identifiers b on b.identifier_type = c.identifier_type and b.identifier_value = c.identifier_value
+              join marts.bdg_person_identifiers b on b.identifier_type = c.identifier_type
+                  and b.identifier_value = c.identifier_value
               where b.person_id = ?"""
 
 
@@ -124,7 +137,8 @@ def links_section(conn, subject: Subject) -> Section | None:
         return None
     rows = conn.execute(
         f"""with nodes as ({_person_nodes_sql()})
-            select o.identifier_type_a || ' ' || o.identifier_value_a, o.identifier_type_b || ' ' || o.identifier_value_b,
+            select o.identifier_type_a || ' ' || o.identifier_value_a,
+                o.identifier_type_b || ' ' || o.identifier_value_b,
                    e.source_model, e.row_count, e.example_source_key, o.link_priority
             from intermediate.int_identity_link_outcomes o
             join intermediate.int_identity_link_evidence e on e.link_id = o.link_id
@@ -134,15 +148,43 @@ def links_section(conn, subject: Subject) -> Section | None:
     ).fetchall()
     probabilistic = conn.execute(
         f"""with nodes as ({_person_nodes_sql()})
-            select node_key_a, node_key_b, round(match_probability, 6)
+            select node_key_a, node_key_b, match_probability, match_weight, accepted_as
             from intermediate.int_identity_probabilistic_links
-            where is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))""",
+            where is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key
+                from nodes))
+            order by node_key_a, node_key_b""",
         [subject.person_id],
     ).fetchall()
     lines = _table(rows, ("identifier", "linked to", "source", "rows", "e.g. row key", "priority"))
-    for node_a, node_b, probability in probabilistic:
-        lines.append(f"probabilistic match (Splink): {node_a} ~ {node_b}, match probability {probability}")
+    for node_a, node_b, probability, weight, accepted_as in probabilistic:
+        lines.append(
+            f"probabilistic match (Splink): {node_a} ~ {node_b}, match probability {probability:.6f}"
+            f" (match weight {weight:+.2f} bits), accepted as {accepted_as.replace('_', ' ')}"
+        )
+        comparisons = [_prior_weight(conn), *_match_comparisons(conn, node_a, node_b)]
+        lines += [f"  {line}" for line in _table(comparisons, ("field", "level", "weight"))]
     return Section("Links that make the person (source rows carrying both identifiers)", lines)
+
+
+def _prior_weight(conn) -> tuple:
+    """The share of matching pairs as a weight: with the comparisons' weights it sums to the match weight."""
+    (share,) = conn.execute(
+        "select max(probability_two_random_records_match) from marts.fct_identity_match_model_fits"
+    ).fetchone()
+    return ("prior", f"1 in {1 / share:,.0f} record pairs is a match", f"{math.log2(share / (1 - share)):+.2f}")
+
+
+def _match_comparisons(conn, node_a: str, node_b: str) -> list[tuple]:
+    """Each comparison's level and match weight for the CRM record pair behind a probabilistic link."""
+    crm_a, crm_b = (node.split(":", 1)[1] for node in (node_a, node_b))
+    rows = conn.execute(
+        """select comparison_name, level_label, match_weight
+           from linkage.identity_match_pair_comparisons
+           where (crm_customer_id_l = ? and crm_customer_id_r = ?) or (crm_customer_id_l = ? and crm_customer_id_r = ?)
+           order by comparison_name""",
+        [crm_a, crm_b, crm_b, crm_a],
+    ).fetchall()
+    return [(name, label, f"{weight:+.2f}") for name, label, weight in rows]
 
 
 def dropped_section(conn, subject: Subject) -> Section | None:
@@ -151,9 +193,11 @@ def dropped_section(conn, subject: Subject) -> Section | None:
     params = [subject.person_id]
     dropped = conn.execute(
         f"""with nodes as ({_person_nodes_sql()})
-            select identifier_type_a || ' ' || identifier_value_a, identifier_type_b || ' ' || identifier_value_b, drop_reason, drop_detail
+            select identifier_type_a || ' ' || identifier_value_a, identifier_type_b || ' ' || identifier_value_b,
+                drop_reason, drop_detail
             from intermediate.int_identity_link_outcomes
-            where not is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))
+            where not is_accepted
+                and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))
             order by link_rank""",
         params,
     ).fetchall()
@@ -161,7 +205,8 @@ def dropped_section(conn, subject: Subject) -> Section | None:
         f"""with nodes as ({_person_nodes_sql()})
             select node_key_a, node_key_b, round(match_probability, 6), drop_reason
             from intermediate.int_identity_probabilistic_links
-            where not is_accepted and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))""",
+            where not is_accepted
+                and (node_key_a in (select node_key from nodes) or node_key_b in (select node_key from nodes))""",
         params,
     ).fetchall()
     quarantined = conn.execute(
@@ -171,14 +216,18 @@ def dropped_section(conn, subject: Subject) -> Section | None:
                 where o.node_key in (select node_key from nodes))
             select distinct i.identifier_type || ' ' || i.identifier_value, i.exclusion_reason, i.exclusion_detail
             from rows_of_person r
-            join intermediate.int_identity_observations o on o.source_model = r.source_model and o.source_key = r.source_key
+            join intermediate.int_identity_observations o on o.source_model = r.source_model
+                and o.source_key = r.source_key
             join intermediate.int_identity_identifiers i on i.node_key = o.node_key
             where i.exclusion_reason is not null""",
         params,
     ).fetchall()
     lines = [f"dropped link: {a} -- {b}: {reason} ({detail})" for a, b, reason, detail in dropped]
     lines += [f"probabilistic match not used: {a} ~ {b} ({p}): {reason}" for a, b, p, reason in rejected_matches]
-    lines += [f"quarantined identifier on the person's rows: {ident}: {reason} ({detail})" for ident, reason, detail in quarantined]
+    lines += [
+        f"quarantined identifier on the person's rows: {ident}: {reason} ({detail})"
+        for ident, reason, detail in quarantined
+    ]
     return Section("Links dropped and identifiers quarantined", lines or ["none"])
 
 
@@ -186,7 +235,8 @@ def excluded_section(conn, subject: Subject) -> Section | None:
     if subject.excluded_node_key is None:
         return None
     row = conn.execute(
-        "select identifier_type, identifier_value, exclusion_reason, exclusion_detail, observation_count from intermediate.int_identity_identifiers where node_key = ?",
+        "select identifier_type, identifier_value, exclusion_reason, exclusion_detail, observation_count "
+        "from intermediate.int_identity_identifiers where node_key = ?",
         [subject.excluded_node_key],
     ).fetchone()
     return Section(
@@ -206,49 +256,153 @@ def merges_section(conn, subject: Subject) -> Section | None:
     ).fetchall()
     if not rows:
         return None
-    return Section("Persons merged into this one", _table(rows, ("merged person", "merged at", "link", "identifier", "linked to")))
+    return Section(
+        "Persons merged into this one", _table(rows, ("merged person", "merged at", "link", "identifier", "linked to"))
+    )
 
 
 def _relation_exists(conn, relation: str) -> bool:
     schema, name = relation.split(".")
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0])
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
 
 
 def audiences_section(conn, subject: Subject) -> Section | None:
+    """The person's audiences, since when, what defines each, and the profile values that put the person there."""
+    from cdp.audiences import DEFINITIONS_TABLE, OUTPUT_SCHEMA, profile_sql
+
     if subject.person_id is None or not _relation_exists(conn, "marts.fct_audience_memberships"):
         return None
+    definitions = f"{OUTPUT_SCHEMA}.{DEFINITIONS_TABLE}"
+    # A warehouse built before the audience step existed has memberships but no definitions.
+    if _relation_exists(conn, definitions):
+        described = "definitions.defined_in, definitions.condition, definitions.qualifying_columns"
+        joined = f"left join {definitions} as definitions on definitions.audience_name = memberships.audience_name"
+    else:
+        described, joined = "null, null, null", ""
     rows = conn.execute(
-        "select audience_name, entered_at from marts.fct_audience_memberships where person_id = ? order by audience_name",
+        f"""select memberships.audience_name, memberships.entered_at, {described}
+            from marts.fct_audience_memberships as memberships {joined}
+            where memberships.person_id = ? order by memberships.audience_name""",
         [subject.person_id],
     ).fetchall()
-    return Section("Audiences (fct_audience_memberships)", _table(rows, ("audience", "entered at")) if rows else ["none"])
+    if not rows:
+        return Section("Audiences (fct_audience_memberships)", ["none"])
+    profile_columns = {
+        name for (name,) in conn.execute(f"select column_name from (describe {profile_sql()})").fetchall()
+    }
+    qualifying = {
+        audience: [c for c in (columns or "").split(",") if c in profile_columns] for audience, *_, columns in rows
+    }
+    wanted = list(dict.fromkeys(column for columns in qualifying.values() for column in columns))
+    values: dict[str, object] = {}
+    if wanted:
+        found = conn.execute(
+            f"select {', '.join(wanted)} from ({profile_sql()}) as profile where person_id = ?", [subject.person_id]
+        ).fetchone()
+        values = dict(zip(wanted, found, strict=True)) if found else {}
+    table = [
+        (
+            audience,
+            entered_at,
+            f"{defined_in}: {condition}" if condition else (defined_in or ""),
+            ", ".join(f"{column} = {values.get(column)}" for column in qualifying[audience]),
+        )
+        for audience, entered_at, defined_in, condition, _ in rows
+    ]
+    return Section(
+        "Audiences (fct_audience_memberships)",
+        _table(table, ("audience", "entered at", "defined by", "qualifying values now")),
+    )
+
+
+def _minutes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    hours, minutes = divmod(int(value), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _why(row: dict) -> str:
+    """The rule that decided a message and the values behind it, in words."""
+    parts = [f"channel by {row['channel_reason']}"]
+    if row["reachability_reason"]:
+        parts[-1] += f" (reachability: {row['reachability_reason']})"
+    if row["previous_channel"]:
+        engaged = f"engaged {row['previous_engaged_at']}" if row["previous_engaged_at"] else "no open or click"
+        parts.append(f"previous step on {row['previous_channel']}, {engaged}")
+    reason = row["suppression_reason"]
+    details = {
+        "already_sent": f"sent {row['sent_at']}",
+        "reentry_gap": f"re-entry gap: {row['reentry_blocked_by']} at {row['reentry_blocking_at']}",
+        "stale_source": f"stale sources: {row['stale_sources']}",
+        "goal_reached": f"goal met {row['goal_met_at']}",
+        "duplicate_offer": f"offer {row['offer_key']} already planned or sent {row['duplicate_offer_at']}",
+        "frequency_cap": f"no slot: {row['allocation_detail']}",
+    }
+    if reason:
+        parts.append(details.get(reason, reason))
+    elif row["deferred_by"]:
+        parts.append(f"deferred {_minutes(row['deferred_minutes'])} by {row['deferred_by']}")
+    if row["cap_slot_day"] is not None or reason == "frequency_cap":
+        parts.append(
+            f"cap slot: day +{row['cap_slot_day'] if row['cap_slot_day'] is not None else '-'}, "
+            f"{row['cap_day_load']} already that day and {row['cap_week_load']} that week, "
+            f"round {row['allocation_round']}"
+        )
+    return "; ".join(parts)
 
 
 def messages_section(conn, subject: Subject) -> Section | None:
-    """Why each message was planned on its channel or suppressed, from the plan and the profile."""
+    """Every candidate message of the person: its status, the rule that decided it and the values behind it."""
     if subject.person_id is None or not _relation_exists(conn, "marts.fct_message_plan"):
         return None
-    channels = ("email", "sms", "whatsapp", "app_push", "web_push")
+    registry = read_channels(project_dir() / "dbt_project.yml")
+    channels = list(registry.names)
+    consent_columns = [c.consent_column for c in registry.channels] + [
+        c.transactional_consent_column for c in registry.channels
+    ]
     profile = conn.execute(
-        f"""select is_erased, preferred_channel, open_support_tickets, {", ".join(f"consent_{c}" for c in channels)}
+        f"""select is_erased, preferred_channel, open_support_tickets, {", ".join(consent_columns)}
             from marts.dim_persons where person_id = ?""",
         [subject.person_id],
     ).fetchone()
     lines = []
     if profile:
-        consented = [c for c, granted in zip(channels, profile[3:]) if granted]
+        marketing = [c for c, granted in zip(channels, profile[3 : 3 + len(channels)], strict=True) if granted]
+        transactional = [c for c, granted in zip(channels, profile[3 + len(channels) :], strict=True) if granted]
         lines.append(
-            f"erased: {'yes' if profile[0] else 'no'}; marketing consent: {', '.join(consented) or 'none'}; "
+            f"erased: {'yes' if profile[0] else 'no'}; marketing consent: {', '.join(marketing) or 'none'}; "
+            f"transactional consent: {', '.join(transactional) or 'none'}; "
             f"preferred channel: {profile[1] or 'none'}; open support tickets: {profile[2]}"
         )
-    rows = conn.execute(
-        """select journey, step, audience_name, channel, channel_reason, status, coalesce(suppression_reason, ''), send_after, message_key
-           from marts.fct_message_plan where person_id = ? order by journey, step""",
+    zone = conn.execute(
+        "select time_zone, time_zone_source from intermediate.int_person_time_zones where person_id = ?",
         [subject.person_id],
-    ).fetchall()
-    lines += _table(rows, ("journey", "step", "audience", "channel", "channel chosen by", "status", "reason", "send after", "message key")) if rows else ["no journey plans a message"]
+    ).fetchone()
+    if zone:
+        lines.append(f"time zone: {zone[0]} (from {zone[1]}), for quiet hours and the cap's local days")
+    cursor = conn.execute(
+        """select journey, step, occurrence_key, channel, status, coalesce(suppression_reason, '') as reason, due_at,
+                  send_after, message_key, channel_reason, reachability_reason, previous_channel, previous_engaged_at,
+                  suppression_reason, sent_at, reentry_blocked_by, reentry_blocking_at, stale_sources, goal_met_at,
+                  offer_key, duplicate_offer_at, allocation_detail, deferred_by, deferred_minutes, cap_slot_day,
+                  cap_day_load, cap_week_load, allocation_round
+           from marts.fct_message_plan where person_id = ? order by journey, occurrence_key, step""",
+        [subject.person_id],
+    )
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if not rows:
+        return Section("Messages planned or suppressed (fct_message_plan)", [*lines, "no journey plans a message"])
+    headers = ("journey", "step", "occurrence", "channel", "status", "reason", "due at", "send after", "message key")
+    table = _table([tuple(row[name] for name in names[:9]) for row in rows], headers)
+    lines.append(table[0])
+    for row, line in zip(rows, table[1:], strict=True):
+        lines += [line, f"    why: {_why(row)}"]
     return Section("Messages planned or suppressed (fct_message_plan)", lines)
 
 
@@ -256,13 +410,40 @@ def message_history_section(conn, subject: Subject) -> Section | None:
     if subject.person_id is None or not _relation_exists(conn, "marts.fct_message_events"):
         return None
     rows = conn.execute(
-        """select occurred_at, event_source, provider, channel, coalesce(journey, campaign), event_type, coalesce(message_key, message_id)
+        """select occurred_at, event_source, provider, channel, coalesce(journey, campaign), event_type,
+            coalesce(message_key, message_id)
            from marts.fct_message_events where person_id = ? order by occurred_at, event_source, event_type""",
         [subject.person_id],
     ).fetchall()
     if not rows:
         return None
-    return Section("Message history (fct_message_events)", _table(rows, ("at", "source", "provider", "channel", "journey or campaign", "event", "message")))
+    return Section(
+        "Message history (fct_message_events)",
+        _table(rows, ("at", "source", "provider", "channel", "journey or campaign", "event", "message")),
+    )
+
+
+def sends_section(conn, subject: Subject) -> Section | None:
+    """What activation sent (or cancelled) and the consent event each send went under."""
+    if subject.person_id is None:
+        return None
+    rows = StateStore(conn).sends_of(subject.person_id)
+    if not rows:
+        return None
+    lines = []
+    table = _table([row[:6] for row in rows], ("at", "sync", "channel", "journey", "step", "status"))
+    lines.append(table[0])
+    for row, line in zip(rows, table[1:], strict=True):
+        event_id, subject_type, channel, purpose, recorded_at, source = row[6:]
+        consent = (
+            f"consent event {event_id}: {subject_type} subject, channel {channel}, purpose {purpose}, "
+            f"recorded {f'{recorded_at:%Y-%m-%d %H:%M} UTC' if recorded_at else 'at an unreadable time'}, "
+            f"source {source or 'not recorded'}"
+            if event_id
+            else "no consent event recorded with this send"
+        )
+        lines += [line, f"    {'revoked by' if row[5] == 'cancelled' else 'allowed by'} {consent}"]
+    return Section("Sends and the consent behind each (activation.send_ledger)", lines)
 
 
 SECTIONS: list[SectionBuilder] = [
@@ -275,6 +456,7 @@ SECTIONS: list[SectionBuilder] = [
     audiences_section,
     messages_section,
     message_history_section,
+    sends_section,
 ]
 
 

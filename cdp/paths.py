@@ -11,9 +11,7 @@ def project_dir() -> Path:
     configured = os.environ.get("CDP_PROJECT_DIR")
     root = Path(configured) if configured else Path(__file__).resolve().parents[1]
     if not (root / "dbt_project.yml").is_file():
-        raise FileNotFoundError(
-            f"no dbt_project.yml in {root}; set CDP_PROJECT_DIR to the project checkout"
-        )
+        raise FileNotFoundError(f"no dbt_project.yml in {root}; set CDP_PROJECT_DIR to the project checkout")
     return root
 
 

@@ -30,9 +30,15 @@ def spark_session():
         # (or in a seed value, which dbt-spark inserts as a literal) stays a backslash.
         .config("spark.sql.parser.escapedStringLiterals", "true")
         .config("spark.sql.warehouse.dir", str(root / "tables"))
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true",
+        )
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
         .config("spark.ui.enabled", "false")
+        # The plan's allocation rounds are unrolled into one statement (fct_message_plan),
+        # deeper than the 100 passes Spark's analyzer allows by default.
+        .config("spark.sql.analyzer.maxIterations", "1000")
         # Splink's string similarity functions (Jaro-Winkler and others), from the jar
         # inside the splink package: the probabilistic matching step runs in this session.
         .config("spark.jars", similarity_jar_location())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -50,7 +53,29 @@ def summary_of(warehouse: Path) -> list[str]:
         opened.close()
 
 
+@dataclass(frozen=True)
+class CommandRun:
+    warehouse: Path
+    stdout: str
+    stderr: str
+
+
 @pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> CommandRun:
+    """The bundled demo data built once per test session by `cdp build --quiet` in its own
+    process, stderr a pipe as in CI: the warehouse, and what the command printed."""
+    warehouse = tmp_path_factory.mktemp("demo") / "cdp.duckdb"
+    environment = os.environ | {"CDP_WAREHOUSE": str(warehouse)}
+    environment.pop("CDP_RAW_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp.cli", "build", "--quiet"], capture_output=True, text=True, env=environment
+    )
+    if result.returncode != 0:
+        pytest.fail(f"cdp build of the demo failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return CommandRun(warehouse, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_build: CommandRun) -> Path:
     """The bundled demo data built once per test session, as `make demo` builds it."""
-    return build_warehouse(tmp_path_factory.mktemp("demo") / "cdp.duckdb")
+    return demo_build.warehouse

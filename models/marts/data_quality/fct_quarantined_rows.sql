@@ -33,14 +33,22 @@ with load_issues as (
 
 staging_issues as (
     {% for relation, source_table in base_models %}
-    {{ cdp_quarantine_rows(relation, source_table) }}
-    {% if not loop.last %}union all{% endif %}
+        {{ cdp_quarantine_rows(relation, source_table) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 -- identifiers the identity graph keeps out (junk values, hubs); see docs/identity.md
 identity_issues as (
-    select source_table, source_key, reason, column_name, action, raw_row, source_file, source_row
+    select
+        source_table,
+        source_key,
+        reason,
+        column_name,
+        action,
+        raw_row,
+        source_file,
+        source_row
     from {{ ref('int_identity_quarantined_identifiers') }}
 ),
 
@@ -53,7 +61,9 @@ quarantined as (
 )
 
 select
-    {{ cdp_surrogate_key(['source_table', 'source_file', 'source_row', 'source_key', 'reason', 'column_name', 'action', 'raw_row']) }} as quarantined_row_id,
+    {{ cdp_surrogate_key([
+        'source_table', 'source_file', 'source_row', 'source_key', 'reason', 'column_name', 'action', 'raw_row',
+    ]) }} as quarantined_row_id,
     source_table,
     source_key,
     reason,
