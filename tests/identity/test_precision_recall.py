@@ -63,8 +63,13 @@ def test_person_id_matches_the_truth(generated):
         f"\n  CRM records alone, with Splink:                           {crm}"
     )
     assert everyone.precision >= 0.98 and everyone.recall >= 0.97
-    # The generator's behaviour data (sessions, carts, consents, points) brought these from
-    # 0.996 / 1.000 to 0.986 / 0.988; where the new errors come from is not yet known.
+    # Below 1 by design of the generated hard cases, which exact links cannot tell apart at
+    # 2,000 persons: a family card paid with by two members who hold no CRM record (the
+    # merge keeps within the limits of 2 loyalty cards and 3 e-mails), a shared family
+    # device, and a store's phone typed on fewer receipts than the hub threshold. More
+    # receipts per person in the generator's purchase histories brought these from
+    # 0.996 / 1.000 to about 0.986 / 0.988. Recall misses are mostly web and app sessions
+    # that never log in or check out: nothing links them to their person.
     assert exact_without_typos.precision >= 0.98 and exact_without_typos.recall >= 0.98
     assert typo_person.recall > typo_exact.recall
     # below the benchmark's targets (0.95, 0.90), so that a small population does not make it flaky
