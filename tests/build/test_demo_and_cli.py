@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 
@@ -79,3 +80,22 @@ def test_cli_rejects_an_unreadable_as_of(tmp_path):
         env={"CDP_WAREHOUSE": str(tmp_path / "w.duckdb"), "PATH": ""},
     )
     assert result.returncode == 2 and "ISO-8601" in result.stderr
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away(tmp_path):
+    # `cdp contract | head -1`, without the race: the pipe's reading end is closed before
+    # the command writes anything.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cdp.cli", "contract"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"CDP_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""
