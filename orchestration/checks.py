@@ -29,6 +29,7 @@ from cdp.paths import project_dir
 from cdp.project_vars import project_var
 from cdp.warehouse import open_warehouse
 from orchestration.dbt import model_asset_key
+from orchestration.locking import WarehouseLock
 from orchestration.metadata import AUDIENCE_SIZE, audience_sizes
 from orchestration.project import accepted_values, model_columns, pii_columns
 from orchestration.quality import (
@@ -102,7 +103,7 @@ def consent_columns() -> list[str]:
     blocking=True,
     pool=WAREHOUSE_POOL,
 )
-def persons_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
+def persons_suite(context: AssetCheckExecutionContext, warehouse_lock: WarehouseLock) -> AssetCheckResult:
     consents, personal = consent_columns(), pii_columns(PERSONS)
     frame = read_table(f"marts.{PERSONS}", list(dict.fromkeys(["is_erased", "email", "phone", *consents, *personal])))
     outcome = SuiteOutcome(PERSONS, run_expectations(frame, person_expectations(consents, personal), PERSONS))
@@ -140,7 +141,7 @@ def previous_audience_sizes(instance: DagsterInstance, key: AssetKey, run_id: st
     blocking=True,
     pool=WAREHOUSE_POOL,
 )
-def audience_sizes_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
+def audience_sizes_suite(context: AssetCheckExecutionContext, warehouse_lock: WarehouseLock) -> AssetCheckResult:
     warehouse = open_warehouse(dbt_target(), read_only=True)
     try:
         current = audience_sizes(warehouse)
@@ -181,7 +182,7 @@ def frequency_cap() -> FrequencyCap:
     blocking=True,
     pool=WAREHOUSE_POOL,
 )
-def plan_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
+def plan_suite(context: AssetCheckExecutionContext, warehouse_lock: WarehouseLock) -> AssetCheckResult:
     cap = frequency_cap()
     columns = ["person_id", "status", "suppression_reason", "send_after", "purpose", "time_zone"]
     frame = read_table(f"marts.{PLAN}", columns)

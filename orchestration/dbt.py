@@ -23,6 +23,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from cdp.steps import DbtStage
 from cdp.warehouse import open_warehouse
 from orchestration.clock import as_of_metadata, run_as_of
+from orchestration.locking import WarehouseLock
 from orchestration.metadata import table_metadata
 from orchestration.project import cdp_dbt_project, manifest, manifest_path, model_node
 from orchestration.settings import RAW_GROUP, WAREHOUSE_POOL, dbt_target
@@ -102,7 +103,7 @@ def dbt_stage_assets(stage: DbtStage, index: int) -> AssetsDefinition:
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def _stage(context: AssetExecutionContext, dbt: DbtCliResource):
+    def _stage(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock):
         as_of = run_as_of(context)
         arguments = ["build", "--vars", json.dumps({"cdp__as_of": as_of.moment.isoformat(sep=" ")})]
         if dbt_target():

@@ -18,6 +18,7 @@ from orchestration import automation
 from orchestration.activation import activation_resource
 from orchestration.checks import quality_checks
 from orchestration.dbt import dbt_resource, dbt_stage_assets
+from orchestration.locking import WarehouseLock
 from orchestration.raw import raw_files, raw_freshness_checks
 from orchestration.steps import clv_models_fitted, python_step_asset
 from orchestration.syncs import sync_assets
@@ -40,6 +41,6 @@ defs = Definitions(
     jobs=automation.jobs,
     schedules=automation.schedules,
     sensors=automation.sensors,
-    resources={"dbt": dbt_resource, "activation": activation_resource()},
+    resources={"dbt": dbt_resource, "activation": activation_resource(), "warehouse_lock": WarehouseLock()},
     executor=in_process_executor,
 )

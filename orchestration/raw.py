@@ -21,6 +21,7 @@ from cdp.project_vars import project_var
 from cdp.raw_loader import FILE_SUFFIXES, load_raw_dir
 from cdp.warehouse import open_warehouse
 from orchestration.dbt import LOADER_SOURCE, source_asset_keys
+from orchestration.locking import WarehouseLock
 from orchestration.metadata import ROW_COUNT
 from orchestration.settings import RAW_GROUP, WAREHOUSE_POOL, dbt_target, raw_dir
 
@@ -56,7 +57,7 @@ def raw_table_key(table: str) -> AssetKey:
     ],
     pool=WAREHOUSE_POOL,
 )
-def raw_files(context: AssetExecutionContext):
+def raw_files(context: AssetExecutionContext, warehouse_lock: WarehouseLock):
     """Land every raw file of CDP_RAW_DIR (default: the demo data), as `cdp build` does."""
     folder = raw_dir()
     warehouse = open_warehouse(dbt_target())

@@ -20,6 +20,7 @@ from cdp.steps import PythonStep, StepContext
 from cdp.warehouse import open_warehouse
 from orchestration.clock import as_of_metadata, run_as_of
 from orchestration.dbt import model_asset_key, source_props, translator
+from orchestration.locking import WarehouseLock
 from orchestration.metadata import table_metadata
 from orchestration.settings import WAREHOUSE_POOL, dbt_target
 
@@ -47,7 +48,7 @@ def python_step_asset(step: PythonStep, index: int) -> AssetsDefinition:
         description=step.name,
         pool=WAREHOUSE_POOL,
     )
-    def _step(context: AssetExecutionContext):
+    def _step(context: AssetExecutionContext, warehouse_lock: WarehouseLock):
         as_of = run_as_of(context)
         step.run(StepContext(as_of=as_of.moment, target=dbt_target()))
         warehouse = open_warehouse(dbt_target(), read_only=True)
@@ -71,7 +72,7 @@ CLV_FITS_KEY = AssetKey([CLV_SOURCE, "clv_model_fits"])
     description="Both CLV models (BG/NBD, Gamma-Gamma) were fitted; a WARN with the reason when not.",
     pool=WAREHOUSE_POOL,
 )
-def clv_models_fitted(context: AssetCheckExecutionContext) -> AssetCheckResult:
+def clv_models_fitted(context: AssetCheckExecutionContext, warehouse_lock: WarehouseLock) -> AssetCheckResult:
     warehouse = open_warehouse(dbt_target(), read_only=True)
     try:
         rows = warehouse.query(

@@ -40,6 +40,7 @@ from orchestration.activation import (
 from orchestration.checks import blocking_check_keys
 from orchestration.clock import as_of_metadata, run_as_of
 from orchestration.dbt import model_asset_key
+from orchestration.locking import WarehouseLock
 from orchestration.project import manifest, model_node
 from orchestration.settings import ACTIVATION_GROUP, WAREHOUSE_POOL
 
@@ -110,7 +111,12 @@ def sync_asset(config: ActivationConfig, sync: SyncConfig) -> AssetsDefinition:
         pool=WAREHOUSE_POOL,
         output_required=False,
     )
-    def _sync(context: AssetExecutionContext, activation: ActivationResource, config: SyncRunConfig) -> Iterator:
+    def _sync(
+        context: AssetExecutionContext,
+        activation: ActivationResource,
+        warehouse_lock: WarehouseLock,
+        config: SyncRunConfig,
+    ) -> Iterator:
         if config.skip:
             context.log.info(f"{sync.name} is not the sync this run was asked for; not run")
             return
