@@ -22,6 +22,7 @@ from orchestration.activation import ActivationResource, activation_config
 from orchestration.checks import persons_suite
 from orchestration.clock import AS_OF_RULE_TAG, AS_OF_USED_TAG
 from orchestration.definitions import defs
+from orchestration.locking import WarehouseLock
 from orchestration.metadata import AUDIENCE_SIZE, PLANNED_CHANNEL, ROW_COUNT, SUPPRESSED_REASON
 from orchestration.syncs import sync_asset
 from tests.conftest import query, warehouse_at
@@ -181,7 +182,10 @@ def test_a_failing_blocking_check_stops_the_sync_and_nothing_is_sent(tmp_path, d
                 "(select min(person_id) from marts.dim_persons where email is not null)"
             )
 
-    resources = {"activation": ActivationResource(config_path=str(activation_config_path()), stand_ins=True)}
+    resources = {
+        "activation": ActivationResource(config_path=str(activation_config_path()), stand_ins=True),
+        "warehouse_lock": WarehouseLock(),
+    }
     with instance_for_test() as instance, warehouse_at(warehouse):
         result = materialize(
             [dim_persons_with_a_typo, persons_suite, email_sync],
