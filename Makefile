@@ -54,9 +54,12 @@ $(BENCH_INSTALLED): $(INSTALLED)
 demo: install
 	$(BIN)/cdp demo
 
-## The whole test suite (pytest; it also runs dbt build on fixtures), after the linters.
+## The whole test suite (pytest; it also runs dbt build on fixtures), after the linters. The tests run in
+## TEST_WORKERS processes (pytest-xdist; default one per core), a test file's tests in one of them, so that
+## a file's shared warehouse is built once.
+TEST_WORKERS ?= auto
 test: lint $(NODE_INSTALLED) $(MANIFEST) $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Linters: ruff (lint and format) on the Python code; import-linter for layering and cycles (pyproject.toml);
 ## SQLFluff on the SQL (compiled against a throw-away warehouse).

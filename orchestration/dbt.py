@@ -11,6 +11,7 @@ data_quality each hold their models of every layer.
 """
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -131,7 +132,12 @@ def keep_parse_cache(invocation_target: Path) -> None:
     """
     parsed = invocation_target / PARTIAL_PARSE
     if parsed.is_file():
-        shutil.copyfile(parsed, cdp_dbt_project.project_dir / cdp_dbt_project.target_path / PARTIAL_PARSE)
+        kept = cdp_dbt_project.project_dir / cdp_dbt_project.target_path / PARTIAL_PARSE
+        # Through a file of its own and a rename: a dbt command of another run that starts
+        # meanwhile reads the old parse or the new one, never half of one.
+        copy = kept.with_name(f"{PARTIAL_PARSE}.{os.getpid()}.tmp")
+        shutil.copyfile(parsed, copy)
+        os.replace(copy, kept)
 
 
 def with_table_metadata(

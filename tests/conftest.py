@@ -15,6 +15,21 @@ import pytest
 
 from cdp.build import build
 
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker's dbt commands write their own target folder.
+
+    dbt writes its parse cache, manifest and run results into the target folder; two
+    commands writing the same folder at once can read each other's half-written files.
+    Dagster's invocations already get folders of their own from dagster-dbt.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["DBT_TARGET_PATH"] = str(PROJECT / "target" / f"pytest-{worker}")
+        os.environ["DBT_LOG_PATH"] = str(PROJECT / "logs" / f"pytest-{worker}")
+
 
 @contextmanager
 def warehouse_at(path: Path) -> Iterator[Path]:
@@ -39,6 +54,28 @@ def build_warehouse(path: Path, raw_dir: Path | None = None, as_of=None) -> Path
 def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         return conn.execute(sql, parameters or []).fetchall()
+
+
+def state_sync_rows(warehouse: Path) -> dict[str, dict[str, tuple]]:
+    """Per state sync of activation.yml, its model's rows by key, as the synced fields."""
+    from cdp.sync_cli import load_activation_config
+
+    rows = {}
+    for sync in load_activation_config().syncs:
+        if sync.kind == "state":
+            fields = ", ".join(sync.fields)
+            rows[sync.name] = {
+                key: rest for key, *rest in query(warehouse, f"select {sync.key}, {fields} from {sync.source}")
+            }
+    return rows
+
+
+def row_changes(before: dict[str, tuple], after: dict[str, tuple]) -> tuple[int, int, int]:
+    """(adds, changes, removes) from ``before`` to ``after``, two of state_sync_rows' row sets."""
+    adds = len(after.keys() - before.keys())
+    removes = len(before.keys() - after.keys())
+    changes = sum(1 for key in after.keys() & before.keys() if after[key] != before[key])
+    return adds, changes, removes
 
 
 def summary_of(warehouse: Path) -> list[str]:

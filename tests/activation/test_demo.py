@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cdp.build import demo_as_of
-from cdp.sync_cli import load_activation_config, sync_to_standins
-from tests.conftest import query, warehouse_at
+from cdp.sync_cli import sync_to_standins
+from tests.conftest import query, row_changes, state_sync_rows, warehouse_at
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,18 +39,6 @@ def due_planned(warehouse: Path) -> set[str]:
             [demo_as_of()],
         )
     }
-
-
-def state_sync_rows(warehouse: Path) -> dict[str, dict[str, tuple]]:
-    """Per state sync of activation.yml, its model's rows by key, as the synced fields."""
-    rows = {}
-    for sync in load_activation_config().syncs:
-        if sync.kind == "state":
-            fields = ", ".join(sync.fields)
-            rows[sync.name] = {
-                key: rest for key, *rest in query(warehouse, f"select {sync.key}, {fields} from {sync.source}")
-            }
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +110,7 @@ def test_the_second_build_knows_what_was_sent_and_sends_nothing_twice(demo_twice
     # first build's identity graph names the person. The RFM quintiles of the other
     # buyers move with one buyer fewer, so some leave `champions`.)
     for name, before_rows in demo_twice["synced_before"].items():
-        after_rows = demo_twice["synced_after"][name]
-        adds = len(after_rows.keys() - before_rows.keys())
-        removes = len(before_rows.keys() - after_rows.keys())
-        changes = sum(1 for key in after_rows.keys() & before_rows.keys() if after_rows[key] != before_rows[key])
+        adds, changes, removes = row_changes(before_rows, demo_twice["synced_after"][name])
         lines = report.splitlines()
         head = next(number for number, text in enumerate(lines) if text.startswith(f"{name} -> "))
         line = lines[head + 1]
