@@ -163,6 +163,19 @@ class PlanInputs:
             last_seen_at=AS_OF - timedelta(days=1),
         )
 
+    def whatsapp_opt_in(self, phone: str, recorded_at: datetime) -> None:
+        """A marketing opt-in for WhatsApp on ``phone`` (WhatsApp needs its own, docs/activation.md)."""
+        self.add(
+            "staging",
+            "stg_privacy__consents",
+            subject_type="phone",
+            subject_value=phone,
+            channel="whatsapp",
+            purpose="marketing",
+            consent_status="granted",
+            recorded_at=recorded_at,
+        )
+
     def member(self, audience: str, person_id: str, entered_at: datetime) -> str:
         """Puts the person in `audience` and returns the occurrence key of its journeys."""
         self.add(

@@ -137,16 +137,7 @@ def population(draw) -> PlanInputs:
             },
         )
         if phone and draw(st.booleans()):
-            inputs.add(
-                "staging",
-                "stg_privacy__consents",
-                subject_type="phone",
-                subject_value=phone,
-                channel="whatsapp",
-                purpose="marketing",
-                consent_status="granted",
-                recorded_at=AS_OF - timedelta(days=50),
-            )
+            inputs.whatsapp_opt_in(phone, AS_OF - timedelta(days=50))
         if draw(st.booleans()):
             token = f"token-{who}"
             inputs.identifier(who, "push_token", token)

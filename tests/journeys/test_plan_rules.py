@@ -34,19 +34,6 @@ def abandoned_cart(inputs: PlanInputs, who: str, products: tuple[str, ...], last
     inputs.web_event(who, "checkout_started", last_activity)
 
 
-def whatsapp_opt_in(inputs: PlanInputs, phone: str) -> None:
-    inputs.add(
-        "staging",
-        "stg_privacy__consents",
-        subject_type="phone",
-        subject_value=phone,
-        channel="whatsapp",
-        purpose="marketing",
-        consent_status="granted",
-        recorded_at=AS_OF - 100 * DAY,
-    )
-
-
 def points_lot(inputs: PlanInputs, who: str, card: str, points: int, expires_at: datetime) -> None:
     inputs.identifier(who, "loyalty_card_id", card)
     inputs.add(
@@ -168,7 +155,7 @@ def planned(plan) -> PlanResult:
 
     who = person(inputs, "whatsapp_opted_in", marketing=("whatsapp",), phone=LANDLINE)
     inputs.member("at_risk_customers", who, AS_OF - 10 * DAY)
-    whatsapp_opt_in(inputs, LANDLINE)
+    inputs.whatsapp_opt_in(LANDLINE, AS_OF - 100 * DAY)
 
     who = person(inputs, "push_opted_out", marketing=("app_push",))
     inputs.identifier(who, "push_token", "token-out")
@@ -176,7 +163,7 @@ def planned(plan) -> PlanResult:
     inputs.app_event(who, "push_opt_out", AS_OF - 3 * DAY, push_token="token-out")
     inputs.member("at_risk_customers", who, AS_OF - 10 * DAY)
 
-    whatsapp_opt_in(inputs, "+447911123457")
+    inputs.whatsapp_opt_in("+447911123457", AS_OF - 100 * DAY)
     who = person(
         inputs,
         "prefers_whatsapp",

@@ -49,7 +49,10 @@ with candidates as (
 
 sends as (
     select * from {{ ref('fct_message_events') }}
-    where event_source = 'activation' and event_type in ('sent', 'unknown') and person_id is not null
+    where
+        event_source = 'activation'
+        and event_type in ('sent', 'unknown')
+        and person_id is not null
         and occurred_at > {{ dbt.dateadd('day', -(offer_lookback_days | max), as_of) }}
 ),
 
@@ -72,7 +75,7 @@ history_sends as (
         min(sends.channel) as channel,
         min(sends.occurred_at) as sent_at
     from sends
-    left join candidates on candidates.sent_message_key = sends.message_key
+    left join candidates on sends.message_key = candidates.sent_message_key
     where candidates.sent_message_key is null
     group by sends.message_key, sends.person_id
 ),
@@ -115,19 +118,23 @@ messages as (
         'history' as plan_status,
         least(history_sends.sent_at, {{ as_of }}) as sent_at
     from history_sends
-    inner join time_zones on time_zones.person_id = history_sends.person_id
-    left join journey_steps on journey_steps.journey = history_sends.journey and journey_steps.step = history_sends.step
+    inner join time_zones on history_sends.person_id = time_zones.person_id
+    left join journey_steps on history_sends.journey = journey_steps.journey and history_sends.step = journey_steps.step
 ),
 
 -- The allocation's state is narrow: integer ids (numbered on the keys alone: a window over
 -- every column would copy them all), codes for offers and channels.
 message_numbers as (
-    select message_key, row_number() over (order by message_key) as message_number
+    select
+        message_key,
+        row_number() over (order by message_key) as message_number
     from messages
 ),
 
 chain_numbers as (
-    select chain_id, row_number() over (order by chain_id) as chain_number
+    select
+        chain_id,
+        row_number() over (order by chain_id) as chain_number
     from (select distinct chain_id from messages) as chains
 ),
 
@@ -135,7 +142,9 @@ person_numbers as (
     select
         person_id,
         row_number() over (order by person_id) as person_number,
-        max(case when is_capped and not is_presuppressed and plan_status = 'pending' then 1 else 0 end) = 1 as needs_slots
+        max(
+            case when is_capped and not is_presuppressed and plan_status = 'pending' then 1 else 0 end
+        ) = 1 as needs_slots
     from messages
     group by person_id
 ),
@@ -151,7 +160,7 @@ allocation_round_0 as (
         messages.is_presuppressed,
         case messages.offer_key
             {%- for offer in offers %}
-            when '{{ offer }}' then {{ loop.index }}
+                when '{{ offer }}' then {{ loop.index }}
             {%- endfor %}
         end as offer_number,
         messages.offer_window_days,
@@ -161,7 +170,7 @@ allocation_round_0 as (
         messages.time_zone,
         case messages.channel
             {%- for channel in channels %}
-            when '{{ channel }}' then {{ loop.index0 }}
+                when '{{ channel }}' then {{ loop.index0 }}
             {%- endfor %}
         end as channel_number,
         messages.plan_status,
@@ -169,9 +178,13 @@ allocation_round_0 as (
         case when messages.plan_status = 'history' then messages.sent_at end as due_at,
         messages.sent_at as send_after,
         messages.sent_at as chain_time,
-        case when messages.is_capped then {{ cdp_local_day('messages.sent_at', 'messages.time_zone') }} end as occupied_day,
-        case when messages.is_capped
-            then {{ cdp_week_start(cdp_local_day('messages.sent_at', 'messages.time_zone')) }} end as occupied_week,
+        case
+            when messages.is_capped then {{ cdp_local_day('messages.sent_at', 'messages.time_zone') }}
+        end as occupied_day,
+        case
+            when messages.is_capped
+                then {{ cdp_week_start(cdp_local_day('messages.sent_at', 'messages.time_zone')) }}
+        end as occupied_week,
         {{ null_text }} as deferred_by,
         {{ null_int }} as allocation_round,
         {{ null_text }} as allocation_detail,
@@ -181,9 +194,9 @@ allocation_round_0 as (
         {{ null_timestamp }} as duplicate_offer_at,
         person_numbers.needs_slots
     from messages
-    inner join message_numbers on message_numbers.message_key = messages.message_key
-    inner join chain_numbers on chain_numbers.chain_id = messages.chain_id
-    inner join person_numbers on person_numbers.person_id = messages.person_id
+    inner join message_numbers on messages.message_key = message_numbers.message_key
+    inner join chain_numbers on messages.chain_id = chain_numbers.chain_id
+    inner join person_numbers on messages.person_id = person_numbers.person_id
 ),
 
 -- Persons with a promotional message to place: the slot rounds.
@@ -194,9 +207,9 @@ slot_round_0 as (
 ),
 {% for round in range(1, rounds + 1) %}
 
-slot_round_{{ round }} as (
-    {{ cdp_plan_slot_round('slot_round_' ~ (round - 1), round) }}
-),
+    slot_round_{{ round }} as (
+        {{ cdp_plan_slot_round('slot_round_' ~ (round - 1), round) }}
+    ),
 {% endfor %}
 
 -- Everyone else only settles: time for every step, no slot to find.
@@ -209,15 +222,15 @@ settle_round_0 as (
 ),
 {% for round in range(1, settle_rounds + 1) %}
 
-settle_round_{{ round }} as (
-    {{ cdp_plan_settle_round('settle_round_' ~ (round - 1), rounds + round) }}
-),
+    settle_round_{{ round }} as (
+        {{ cdp_plan_settle_round('settle_round_' ~ (round - 1), rounds + round) }}
+    ),
 {% endfor %}
 
 allocated as (
     select message_numbers.message_key, settle_round_{{ settle_rounds }}.*
     from settle_round_{{ settle_rounds }}
-    inner join message_numbers on message_numbers.message_number = settle_round_{{ settle_rounds }}.message_number
+    inner join message_numbers on settle_round_{{ settle_rounds }}.message_number = message_numbers.message_number
 ),
 
 final as (
@@ -260,7 +273,7 @@ final as (
         allocated.cap_day_load,
         allocated.cap_week_load
     from allocated
-    inner join candidates on candidates.message_key = allocated.message_key
+    inner join candidates on allocated.message_key = candidates.message_key
 )
 
 select * from final
