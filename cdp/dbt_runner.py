@@ -53,5 +53,11 @@ def run_dbt(args: list[str], dbt_vars: dict | None = None, target: str | None = 
         raise DbtError(f"dbt {' '.join(args)} failed (exit code {returncode}); see dbt's output above")
 
 
+def target_dir() -> Path:
+    """dbt's target folder: DBT_TARGET_PATH when set (dbt reads it too; relative to the project), else target/."""
+    configured = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return configured if configured.is_absolute() else project_dir() / configured
+
+
 def manifest_path() -> Path:
-    return project_dir() / "target" / "manifest.json"
+    return target_dir() / "manifest.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,10 +23,13 @@ def spark_session():
     # CDP_SPARK_WAREHOUSE, else warehouse/spark in the project.
     root = Path(os.environ.get("CDP_SPARK_WAREHOUSE") or project_dir() / "warehouse" / "spark").resolve()
     root.mkdir(parents=True, exist_ok=True)
+    master = os.environ.get("CDP_SPARK_MASTER", "local[2]")
+    builder = SparkSession.builder.appName("cdp").master(master)
+    partitions = shuffle_partitions(master)
+    if partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
     session = (
-        SparkSession.builder.appName("cdp")
-        .master(os.environ.get("CDP_SPARK_MASTER", "local[2]"))
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.config("spark.sql.session.timeZone", "UTC")
         # String literals as written, as on DuckDB: a backslash in a regular expression
         # (or in a seed value, which dbt-spark inserts as a literal) stays a backslash.
         .config("spark.sql.parser.escapedStringLiterals", "true")
@@ -47,3 +51,24 @@ def spark_session():
     )
     session.udf.register("cdp_e164", to_e164, StringType())
     return session
+
+
+def shuffle_partitions(master: str) -> int | None:
+    """Partitions of a shuffle: CDP_SPARK_SHUFFLE_PARTITIONS, else two per core of a local master.
+
+    Spark's default of 200 suits a cluster; on one machine every shuffle of every model
+    would run 200 tasks, most of them empty. A cluster master keeps Spark's own setting
+    (None) unless the variable says otherwise.
+    """
+    configured = os.environ.get("CDP_SPARK_SHUFFLE_PARTITIONS")
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise ValueError(f"CDP_SPARK_SHUFFLE_PARTITIONS must be a whole number of 1 or more, not {configured!r}")
+        return int(configured)
+    local = re.fullmatch(r"local(?:\[(\d+|\*)\])?", master)
+    if not local:
+        return None
+    threads = local.group(1)
+    if threads is None:
+        return 2  # `local` is one thread
+    return 2 * (os.cpu_count() or 1) if threads == "*" else 2 * int(threads)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,8 +28,42 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
-        os.environ["DBT_TARGET_PATH"] = str(PROJECT / "target" / f"pytest-{worker}")
+        # Relative, as dbt reads it: inside whichever project a test points dbt at.
+        target = Path("target") / f"pytest-{worker}"
+        (PROJECT / target).mkdir(parents=True, exist_ok=True)
+        # Seeded with the prepared manifest (`make prepare`), which tests read, and its parse.
+        for name in ("manifest.json", "partial_parse.msgpack"):
+            if (PROJECT / "target" / name).is_file():
+                shutil.copy2(PROJECT / "target" / name, PROJECT / target / name)
+        os.environ["DBT_TARGET_PATH"] = str(target)
         os.environ["DBT_LOG_PATH"] = str(PROJECT / "logs" / f"pytest-{worker}")
+
+
+# The test files that take minutes (Spark, Dagster runs, the browser, several builds), the
+# longest first, as measured by `--durations`. They start first, so that under
+# pytest-xdist the short files fill in around them instead of one long file starting last.
+LONGEST_FILES = (
+    "tests/build/test_spark_parity.py",
+    "tests/orchestration/test_jobs.py",
+    "tests/orchestration/test_ui.py",
+    "tests/identity/test_stable_person_ids.py",
+    "tests/privacy/test_erasure_end_to_end.py",
+    "tests/fuzz/test_fuzz_build.py",
+    "tests/build/test_quarantine.py",
+    "tests/profiles/test_build_steps.py",
+    "tests/conventions/test_conventions.py",
+    "tests/identity/test_precision_recall.py",
+    "tests/activation/test_demo.py",
+    "tests/profiles/test_clv_cdnow.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(PROJECT).as_posix() if item.path.is_relative_to(PROJECT) else ""
+        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)  # stable: the files' own order and each file's tests keep theirs
 
 
 @contextmanager
