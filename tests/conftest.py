@@ -15,8 +15,9 @@ import duckdb
 import pytest
 
 from cdp.build import build
+from cdp.paths import project_dir
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = project_dir()
 
 
 def pytest_configure(config: pytest.Config) -> None:

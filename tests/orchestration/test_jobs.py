@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
@@ -163,10 +164,7 @@ def test_assets_carry_their_figures(refreshed):
     planned = [row for row in refreshed["plan"] if row[5] == "planned"]
     for channel in ("email", "sms", "whatsapp", "app_push", "web_push"):
         assert plan[f"{PLANNED_CHANNEL}{channel}"] == sum(1 for row in planned if row[4] == channel), channel
-    suppressed = {}
-    for row in refreshed["plan"]:
-        if row[5] == "suppressed":
-            suppressed[row[6]] = suppressed.get(row[6], 0) + 1
+    suppressed = Counter(row[6] for row in refreshed["plan"] if row[5] == "suppressed")
     assert suppressed["erased"] > 0  # Ethan's candidates
     for reason, count in suppressed.items():
         assert plan[f"{SUPPRESSED_REASON}{reason}"] == count, reason
