@@ -1,10 +1,11 @@
 {#
     The payload of a planned message: a JSON text with what the message is about, built
     here and nowhere else (int_message_candidates calls it once per message). Content
-    built on top (stores, say) adds its fields here. recommended_product_ids: the
+    built on top adds its fields here. recommended_product_ids: the
     person's first cdp__payload_recommendations of fct_person_recommendations, best first.
+    store_id, store_name, store_city: the person's nearest store (int_person_stores).
 #}
-{% macro cdp_message_payload(product_ids, recommended_product_ids, first_name, loyalty_tier, points_balance, points_expiring, points_expire_at, offer_key) -%}
+{% macro cdp_message_payload(product_ids, recommended_product_ids, first_name, loyalty_tier, points_balance, points_expiring, points_expire_at, offer_key, store_id, store_name, store_city) -%}
     {{ cdp_json_object([
         ('product_ids', cdp_split_list(product_ids)),
         ('recommended_product_ids', cdp_split_list(recommended_product_ids)),
@@ -14,6 +15,9 @@
         ('points_expiring', 'cast(' ~ points_expiring ~ ' as bigint)'),
         ('points_expire_at', 'cast(' ~ points_expire_at ~ ' as ' ~ dbt.type_string() ~ ')'),
         ('offer_key', offer_key),
+        ('store_id', store_id),
+        ('store_name', store_name),
+        ('store_city', store_city),
     ]) }}
 {%- endmacro %}
 

@@ -38,6 +38,7 @@ PLAN_MODELS = (
     ("intermediate", "int_journey_purchases"),
     ("intermediate", "int_journey_points_lots"),
     ("intermediate", "int_journey_source_freshness"),
+    ("intermediate", "int_person_stores"),
     ("intermediate", "int_person_time_zones"),
     ("intermediate", "int_person_channel_reachability"),
     ("intermediate", "int_journey_occurrences"),

@@ -7,6 +7,7 @@ Sunday 22 November). Expected values follow from the shipped journey configurati
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -179,6 +180,29 @@ def planned(plan) -> PlanResult:
     inputs.add("staging", "stg_catalog__stores", store_id="S-BERLIN", country_code="DE")
     inputs.purchase(who, AS_OF - 40 * DAY, ("P001",), channel="store", store_id="S-BERLIN")
     who = person(inputs, "zone_by_default", country_code=None)
+
+    # Lives in Leeds, shops in Berlin: the message names the Leeds store, the time zone is still London's.
+    inputs.add(
+        "staging",
+        "stg_catalog__stores",
+        store_id="S-LEEDS",
+        store_name="Leeds Briggate",
+        city="Leeds",
+        country_code="GB",
+    )
+    inputs.add(
+        "staging",
+        "stg_catalog__stores",
+        store_id="S-LEEDS-2",
+        store_name="Leeds Trinity",
+        city="Leeds",
+        country_code="GB",
+    )
+    who = person(inputs, "lapsed_in_leeds", city=" leeds ")
+    inputs.purchase(who, AS_OF - 200 * DAY, ("P002",), channel="store", store_id="S-BERLIN")
+    inputs.purchase(who, AS_OF - 190 * DAY, ("P003",), channel="store", store_id="S-BERLIN")
+    inputs.purchase(who, AS_OF - 180 * DAY, ("P004",), channel="store", store_id="S-LEEDS-2")
+    inputs.member("lapsed_customers", who, AS_OF - 2 * DAY)
     return plan(inputs)
 
 
@@ -364,6 +388,24 @@ def test_time_zone_from_country_phone_home_store_or_default(planned):
     assert zones[ids["zone_from_phone"]] == ("America/New_York", "phone")
     assert zones[ids["zone_from_store"]] == ("Europe/Berlin", "home_store")
     assert zones[ids["zone_by_default"]] == ("Europe/London", "default")
+
+
+def test_the_nearest_store_is_in_the_persons_city_else_their_home_store(planned):
+    stores = {r["person_id"]: r for r in planned.tables["int_person_stores"]}
+    leeds = stores[ids["lapsed_in_leeds"]]
+    # Two stores in Leeds: the one the person visited wins; the home store is the most visited anywhere.
+    assert (leeds["nearest_store_id"], leeds["nearest_store_source"], leeds["home_store_id"]) == (
+        "S-LEEDS-2",
+        "same_city",
+        "S-BERLIN",
+    )
+    berlin_shopper = stores[ids["zone_from_store"]]
+    assert (berlin_shopper["nearest_store_id"], berlin_shopper["nearest_store_source"]) == ("S-BERLIN", "home_store")
+    assert ids["zone_by_default"] not in stores
+    payloads = [json.loads(r["payload"]) for r in planned.of(ids["lapsed_in_leeds"])]
+    assert payloads and all(
+        (p["store_id"], p["store_name"], p["store_city"]) == ("S-LEEDS-2", "Leeds Trinity", "Leeds") for p in payloads
+    )
 
 
 def test_no_person_gets_more_promotional_messages_than_the_cap(planned):

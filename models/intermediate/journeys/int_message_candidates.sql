@@ -45,6 +45,10 @@ time_zones as (
     select * from {{ ref('int_person_time_zones') }}
 ),
 
+person_stores as (
+    select * from {{ ref('int_person_stores') }}
+),
+
 person_ids as (
     select * from {{ ref('int_person_ids_resolved') }}
 ),
@@ -431,6 +435,7 @@ candidates as (
         {{ cdp_message_payload(
             'messages.product_ids', 'person_recommendations.product_ids', 'persons.first_name', 'persons.loyalty_tier', 'persons.points_balance',
             'messages.points_expiring', 'messages.points_expire_at', 'messages.offer_key',
+            'person_stores.nearest_store_id', 'person_stores.nearest_store_name', 'person_stores.nearest_store_city',
         ) }} as payload
     from messages
     inner join routed on messages.message_key = routed.message_key
@@ -438,6 +443,7 @@ candidates as (
     left join first_sends on messages.message_key = first_sends.message_key
     left join time_zones on messages.person_id = time_zones.person_id
     left join person_recommendations on messages.person_id = person_recommendations.person_id
+    left join person_stores on messages.person_id = person_stores.person_id
 )
 
 select * from candidates

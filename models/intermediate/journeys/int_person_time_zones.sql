@@ -2,8 +2,8 @@
     The time zone the plan uses for each person (quiet hours, local days of the
     frequency cap), from the first of: the person's country (golden record), their
     phone's country (its calling code, seeds/journeys/calling_code_countries), the
-    country of their home store (the store they visited most: receipts and app store
-    visits), else var cdp__default_time_zone. Countries map to one IANA zone each
+    country of their home store (int_person_stores: the store they visited most), else
+    var cdp__default_time_zone. Countries map to one IANA zone each
     (seeds/journeys/country_time_zones).
 #}
 
@@ -19,27 +19,8 @@ calling_codes as (
     select * from {{ ref('calling_code_countries') }}
 ),
 
-purchases as (
-    select * from {{ ref('fct_purchases') }}
-    where receipt_id is not null and person_id is not null
-),
-
-receipts as (
-    select * from {{ ref('stg_pos__transactions') }}
-),
-
-app_events as (
-    select * from {{ ref('stg_app__events') }}
-    where event_type = 'store_visit' and store_id is not null
-),
-
-source_row_persons as (
-    select * from {{ ref('int_identity_source_row_persons') }}
-    where source_model = 'stg_app__events'
-),
-
-stores as (
-    select * from {{ ref('stg_catalog__stores') }}
+person_stores as (
+    select * from {{ ref('int_person_stores') }}
 ),
 
 -- Calling codes are prefix-free (ITU E.164): at most one of the three lengths matches.
@@ -53,40 +34,6 @@ phone_countries as (
     left join calling_codes as two_digit_codes on two_digit_codes.calling_code = substr(persons.phone, 2, 2)
     left join calling_codes as three_digit_codes on three_digit_codes.calling_code = substr(persons.phone, 2, 3)
     where persons.phone is not null
-),
-
-store_visits as (
-    select
-        purchases.person_id,
-        receipts.store_id,
-        purchases.purchased_at as visited_at
-    from purchases
-    inner join receipts on purchases.receipt_id = receipts.receipt_id
-    union all
-    select
-        source_row_persons.person_id,
-        app_events.store_id,
-        app_events.occurred_at as visited_at
-    from app_events
-    inner join source_row_persons on app_events.app_event_id = source_row_persons.source_key
-),
-
-store_visit_counts as (
-    select
-        person_id,
-        store_id,
-        row_number() over (partition by person_id order by count(*) desc, max(visited_at) desc, store_id) as visit_rank
-    from store_visits
-    group by person_id, store_id
-),
-
-home_stores as (
-    select
-        store_visit_counts.person_id,
-        stores.country_code
-    from store_visit_counts
-    inner join stores on store_visit_counts.store_id = stores.store_id
-    where store_visit_counts.visit_rank = 1
 ),
 
 resolved as (
@@ -105,8 +52,8 @@ resolved as (
     left join country_time_zones as person_zones on persons.country_code = person_zones.country_code
     left join phone_countries on persons.person_id = phone_countries.person_id
     left join country_time_zones as phone_zones on phone_countries.country_code = phone_zones.country_code
-    left join home_stores on persons.person_id = home_stores.person_id
-    left join country_time_zones as store_zones on home_stores.country_code = store_zones.country_code
+    left join person_stores on persons.person_id = person_stores.person_id
+    left join country_time_zones as store_zones on person_stores.home_store_country_code = store_zones.country_code
 )
 
 select * from resolved
